@@ -1,0 +1,54 @@
+"""The ``vigileos`` command line: a thin layer over the library.
+
+Each command parses its arguments, calls one library function and prints the
+result; exit codes are documented in :mod:`vigileos_analytics.cli.common`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from .. import __version__
+from .common import AppContext
+
+# Modules that each define click commands named in the tuple beside them.
+_COMMANDS = (
+    (".simulate", ("simulate",)),
+    (".data", ("record", "import_csv", "metrics")),
+    (".analysis", ("availability", "stats", "summary")),
+    (".admin", ("check", "config")),
+    (".report", ("report",)),
+    (".dashboard", ("dashboard",)),
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--store", "store_url", envvar="VIGILEOS_STORE_URL", metavar="URL",
+              help="Store URL (default: VIGILEOS_STORE_URL, else duckdb:///data/metrics.duckdb).")
+@click.version_option(__version__, prog_name="vigileos")
+@click.pass_context
+def main(ctx: click.Context, store_url: str | None) -> None:
+    """VIGILEOS Analytics: equipment availability, performance, reports and dashboards.
+
+    \b
+    Exit codes: 0 ok, 1 internal error, 2 usage error, 3 invalid input,
+    4 configuration error, 5 store unreachable or failed, 6 report failed.
+    """
+    ctx.obj = AppContext(store_url)
+
+
+def _attach_commands() -> None:
+    for module_name, names in _COMMANDS:
+        try:
+            module = importlib.import_module(module_name, __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.endswith(module_name.lstrip(".")):
+                continue  # an optional command module that is not part of this build
+            raise
+        for name in names:
+            main.add_command(getattr(module, name))
+
+
+_attach_commands()

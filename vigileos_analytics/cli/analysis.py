@@ -1,0 +1,74 @@
+"""Answers: ``availability``, ``stats`` and ``summary``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+import pandas as pd
+
+from ..timeparse import parse_time_text
+from .common import AppContext, console, emit_json, emit_table, handle_errors, json_option, pass_app, period_options
+
+
+@click.command("availability")
+@click.argument("equipment_ids", nargs=-1)
+@period_options("now-30d")
+@click.option("--daily", is_flag=True, help="One row per equipment per day (UTC days).")
+@click.option("--exclude-maintenance", is_flag=True, help="Leave planned maintenance out of the figures.")
+@json_option
+@pass_app
+@handle_errors
+def availability(app: AppContext, equipment_ids: tuple[str, ...], start: datetime, end: datetime, daily: bool,
+                 exclude_maintenance: bool, as_json: bool) -> None:
+    """Time-weighted availability, downtime, outages, MTBF, MTTR and coverage
+    (all equipment unless EQUIPMENT_IDS are given)."""
+    table = app.analytics().fleet_availability(start, end, list(equipment_ids) or None, freq="1D" if daily else None,
+                                               exclude_maintenance=exclude_maintenance)
+    if as_json:
+        emit_json(table)
+        return
+    shown = table.drop(columns=["window_end"] if daily else ["window_start", "window_end"])
+    for column in ("uptime_s", "downtime_s", "unknown_s", "maintenance_s", "mtbf_s", "mttr_s"):
+        shown[column.replace("_s", "_h")] = shown.pop(column) / 3600
+    emit_table(shown, title=f"Availability {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC")
+
+
+@click.command("stats")
+@click.argument("equipment_ids", nargs=-1)
+@period_options("now-24h")
+@click.option("--metric", "metric_types", multiple=True, help="Metric types (default: cpu, memory, response time).")
+@json_option
+@pass_app
+@handle_errors
+def stats(app: AppContext, equipment_ids: tuple[str, ...], start: datetime, end: datetime,
+          metric_types: tuple[str, ...], as_json: bool) -> None:
+    """Performance statistics (mean, p95, max) per equipment and metric."""
+    kwargs = {"metric_types": metric_types} if metric_types else {}
+    table = app.analytics().get_performance_stats(start, end, list(equipment_ids) or None, **kwargs)
+    if as_json:
+        emit_json(table)
+    else:
+        emit_table(table, title="Performance statistics")
+
+
+@click.command("summary")
+@click.option("--at", "now", default="now", show_default=True, help="The instant the summary describes.")
+@json_option
+@pass_app
+@handle_errors
+def summary(app: AppContext, now: str, as_json: bool) -> None:
+    """Fleet summary: counts by status, 24 h availability, last metric time."""
+    payload = app.analytics().fleet_summary(now=parse_time_text(now, field="at"))
+    if as_json:
+        emit_json(payload)
+        return
+    s = payload["summary"]
+    average = "–" if s["average_availability"] is None else f"{s['average_availability']:.2f} %"
+    console.print(f"[bold]{s['total_equipment']}[/] equipment: {s['operational']} operational, "
+                  f"{s['maintenance']} in maintenance, {s['offline']} offline; average availability (24 h) {average}")
+    rows = pd.DataFrame([{**{k: r[k] for k in ("equipment_id", "name", "type", "status", "availability_24h",
+                                               "last_metric_time")},
+                          **{f"avg_{k}": v for k, v in r["performance"].items()}} for r in payload["equipment"]])
+    if not rows.empty:
+        emit_table(rows, title="Fleet")

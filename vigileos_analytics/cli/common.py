@@ -1,0 +1,184 @@
+"""What every command shares: the context (settings, store), option types, output
+(rich tables or ``--json``) and the mapping of errors to exit codes.
+
+Exit codes:
+
+==  =====================================================================
+0   success
+1   unexpected internal error (a bug: please report it with the traceback
+    shown by ``VIGILEOS_DEBUG=1``)
+2   usage error: bad option or argument (click's own code)
+3   invalid input: a value, file or parameter failed validation
+4   configuration error: a setting or store URL is wrong
+5   the store cannot be reached, is busy, or a read or write failed
+6   a report failed
+==  =====================================================================
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import click
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from ..config import Settings, load_settings
+from ..errors import ConfigurationError, ReportError, StoreError, ValidationError, VigileosError
+from ..stores import open_store
+from ..stores.base import MetricsStore
+from ..timeparse import parse_duration, parse_time_text
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INVALID, EXIT_CONFIG, EXIT_STORE, EXIT_REPORT = 0, 1, 2, 3, 4, 5, 6
+
+console = Console()
+error_console = Console(stderr=True)
+
+
+class AppContext:
+    """Lazily opened settings and store, shared by a command's callbacks."""
+
+    def __init__(self, store_url: str | None, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+        self.store_url = store_url or self.settings.store_url
+        self._store: MetricsStore | None = None
+
+    @property
+    def store(self) -> MetricsStore:
+        if self._store is None:
+            self._store = open_store(self.store_url, self.settings)
+        return self._store
+
+    def analytics(self):
+        from ..analytics import EquipmentAnalyticsService
+
+        return EquipmentAnalyticsService(self.store, inventory=self.settings.inventory_path,
+                                         staleness=self.settings.staleness)
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def exit_code_for(exc: BaseException) -> int:
+    if isinstance(exc, ValidationError):
+        return EXIT_INVALID
+    if isinstance(exc, ConfigurationError):
+        return EXIT_CONFIG
+    if isinstance(exc, StoreError):
+        return EXIT_STORE
+    if isinstance(exc, ReportError):
+        return EXIT_REPORT
+    return EXIT_INTERNAL
+
+
+def handle_errors(func: Callable) -> Callable:
+    """Turn package errors into one-line messages and documented exit codes."""
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except VigileosError as exc:
+            error_console.print(f"[bold red]Error:[/] {exc}", markup=True, highlight=False)
+            sys.exit(exit_code_for(exc))
+        except KeyboardInterrupt:
+            error_console.print("Interrupted.")
+            sys.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except Exception as exc:  # a bug: say so in one line unless debugging
+            if os.environ.get("VIGILEOS_DEBUG"):
+                raise
+            error_console.print(f"[bold red]Internal error:[/] {type(exc).__name__}: {exc} "
+                                "(set VIGILEOS_DEBUG=1 for the traceback)", highlight=False)
+            sys.exit(EXIT_INTERNAL)
+    return wrapper
+
+
+class TimeParam(click.ParamType):
+    """A time such as 2024-01-31, 2024-01-31T12:00+01:00, now or now-7d (no offset: UTC)."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_time_text(value, field=param.name if param else "time")
+        except ValidationError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class DurationParam(click.ParamType):
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        try:
+            return parse_duration(value, param.name if param else "duration")
+        except ValidationError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+TIME = TimeParam()
+DURATION = DurationParam()
+
+
+def period_options(default_start: str = "now-24h") -> Callable:
+    def decorate(func: Callable) -> Callable:
+        func = click.option("--end", "end", type=TIME, default="now", show_default=True,
+                            help="End of the period (exclusive). Text without an offset is UTC.")(func)
+        func = click.option("--start", "start", type=TIME, default=default_start, show_default=True,
+                            help="Start of the period, e.g. 2024-01-01, 2024-01-01T08:00+01:00, now-7d.")(func)
+        return func
+    return decorate
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table (for scripts).")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return value.isoformat()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        return _plain(value.item())
+    return value
+
+
+def emit_json(data: Any) -> None:
+    if isinstance(data, pd.DataFrame):
+        data = [{k: _plain(v) for k, v in row.items()} for row in data.to_dict(orient="records")]
+    click.echo(json.dumps(data, default=_plain, indent=2, ensure_ascii=False))
+
+
+def format_cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def emit_table(frame: pd.DataFrame, title: str | None = None, limit: int | None = None) -> None:
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        table.add_column(str(column), justify="right" if numeric else "left")
+    shown = frame if limit is None else frame.head(limit)
+    for row in shown.itertuples(index=False, name=None):
+        table.add_row(*(format_cell(v) for v in row))
+    console.print(table)
+    if limit is not None and len(frame) > limit:
+        console.print(f"… {len(frame) - limit} more rows (use --json or --limit to see them).")

@@ -1,0 +1,106 @@
+"""Getting data in and out: ``record``, ``import`` and ``metrics``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from ..importing import mapping_from_options, read_metrics_csv
+from ..recording import EquipmentMetricsService
+from ..stores.base import Selection
+from .common import TIME, AppContext, console, emit_json, emit_table, handle_errors, json_option, pass_app, period_options
+
+
+def _key_values(pairs: tuple[str, ...], option: str) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE; got {pair!r}.", param_hint=option)
+        out[key] = value
+    return out
+
+
+@click.command("record")
+@click.argument("equipment_id")
+@click.argument("metric_type")
+@click.argument("value", type=float)
+@click.option("--tag", "-t", "tags", multiple=True, metavar="KEY=VALUE", help="A tag; repeat for several.")
+@click.option("--time", "at", type=TIME, default=None, help="When (default: now). Text without offset is UTC.")
+@pass_app
+@handle_errors
+def record(app: AppContext, equipment_id: str, metric_type: str, value: float, tags: tuple[str, ...],
+           at: datetime | None) -> None:
+    """Record one VALUE of METRIC_TYPE for EQUIPMENT_ID.
+
+    \b
+    Examples:
+      vigileos record EQ-0001 cpu_usage 42.5
+      vigileos record EQ-0001 availability 0 -t reason=power_cut
+    """
+    with EquipmentMetricsService(app.store) as service:
+        service.record_metric(equipment_id, metric_type, value, _key_values(tags, "--tag") or None, at)
+    console.print(f"Recorded {metric_type}={value:g} for {equipment_id}.")
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--layout", type=click.Choice(["long", "wide"]), default="long", show_default=True,
+              help="long: one row per point; wide: one column per metric.")
+@click.option("--column", "-c", "columns", multiple=True, metavar="FIELD=CSV_COLUMN",
+              help="Map a field (time, equipment_id, metric_type, value) to a CSV column name.")
+@click.option("--tag", "tags", multiple=True, metavar="CSV_COLUMN", help="A CSV column to keep as a tag.")
+@click.option("--metric", "metrics", multiple=True, metavar="CSV_COLUMN",
+              help="Wide layout: a column holding a metric (default: every other column).")
+@click.option("--equipment-id", default=None, help="The equipment of every row (when the file has no such column).")
+@click.option("--timezone", default="UTC", show_default=True, help="Zone of timestamps written without offset.")
+@click.option("--time-format", default=None, help="strftime format of the timestamps (default: detected).")
+@click.option("--dayfirst", is_flag=True, help="Read 01/02/2024 as 1 February.")
+@click.option("--skip-bad-rows", is_flag=True, help="Import the good rows and count the bad ones, "
+              "instead of refusing the whole file.")
+@json_option
+@pass_app
+@handle_errors
+def import_csv(app: AppContext, path: Path, layout: str, columns: tuple[str, ...], tags: tuple[str, ...],
+               metrics: tuple[str, ...], equipment_id: str | None, timezone: str, time_format: str | None,
+               dayfirst: bool, skip_bad_rows: bool, as_json: bool) -> None:
+    """Import metrics from a CSV file (bad rows are reported by line number)."""
+    mapping = mapping_from_options(layout, _key_values(columns, "--column"), tags,
+                                   metric_columns=tuple(metrics) or None, fixed_equipment_id=equipment_id,
+                                   timezone=timezone, time_format=time_format, dayfirst=dayfirst)
+    result = read_metrics_csv(path, mapping, on_error="skip" if skip_bad_rows else "refuse")
+    written = app.store.write_frame(result.frame).points if not result.frame.empty else 0
+    summary = {"file": str(path), "rows": result.total_rows, "points_written": written,
+               "bad_rows": len(result.bad_rows),
+               "bad_lines": result.bad_rows["line"].head(50).tolist()}
+    if as_json:
+        emit_json(summary)
+        return
+    console.print(f"Imported {written:,} points from {path} ({result.total_rows:,} rows).")
+    if len(result.bad_rows):
+        console.print(f"Skipped {len(result.bad_rows)} bad row(s):")
+        emit_table(result.bad_rows, limit=20)
+
+
+@click.command("metrics")
+@click.argument("equipment_id")
+@period_options("now-1h")
+@click.option("--metric", "metric_type", default=None, help="Only this metric type.")
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="Rows shown in the table.")
+@json_option
+@pass_app
+@handle_errors
+def metrics(app: AppContext, equipment_id: str, start: datetime, end: datetime, metric_type: str | None,
+            limit: int, as_json: bool) -> None:
+    """Raw metrics of EQUIPMENT_ID over a period (the seed's REST payload with --json)."""
+    service = app.analytics()
+    if as_json:
+        emit_json(service.metrics_payload(equipment_id, start, end, metric_type))
+        return
+    frame = service.get_equipment_metrics(equipment_id, start, end, metric_type)
+    emit_table(frame, title=f"{equipment_id}: {len(frame):,} points", limit=limit)
+
+
+__all__ = ["record", "import_csv", "metrics", "Selection"]

@@ -1,0 +1,609 @@
+"""The embedded store: one DuckDB file, no server. The default backend.
+
+Layout of the file:
+
+- ``series``: one row per series (equipment_id, metric_type, tags) with an integer
+  ``series_id`` and running facts kept at write time (first / last time, last
+  value, point count), so "latest value" and "last metric time" need no scan;
+- ``series_tags``: the tags of each series, one row per tag, matched with bound
+  parameters;
+- ``points``: (series_id, time as int nanoseconds UTC, value): three fixed-width
+  columns that DuckDB scans and aggregates at full speed;
+- ``availability_runs``: availability samples condensed at write time into runs
+  of one state (see :mod:`vigileos_analytics.intervals`), so time-weighted
+  availability over months reads a few rows per state change.
+
+Processes coordinate through :class:`~.locking.StoreLock`: every operation opens
+the file for the time it needs (read-only under the shared lock, read-write under
+the exclusive one) and closes it again.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ..errors import QueryError, StoreConnectionError, ValidationError, WriteError
+from ..intervals import build_runs, dedupe_stream, intervals_from_runs, intervals_from_samples
+from ..schema import AVAILABILITY, Point, normalize_points_frame, points_to_frame, to_ns
+from .base import AGGREGATE_FUNCTIONS, Health, Selection, WriteResult
+from .locking import StoreLock
+
+SCHEMA_VERSION = "1"
+DEFAULT_RUN_GAP = timedelta(minutes=10)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR);
+CREATE TABLE IF NOT EXISTS series (
+    series_id INTEGER, series_key VARCHAR, equipment_id VARCHAR, metric_type VARCHAR,
+    tags VARCHAR, min_time BIGINT, max_time BIGINT, last_value DOUBLE, points BIGINT);
+CREATE TABLE IF NOT EXISTS series_tags (series_id INTEGER, key VARCHAR, value VARCHAR);
+CREATE TABLE IF NOT EXISTS points (series_id INTEGER, time BIGINT, value DOUBLE);
+CREATE TABLE IF NOT EXISTS availability_runs (
+    equipment_id VARCHAR, state TINYINT, start_time BIGINT, last_time BIGINT,
+    next_time BIGINT, samples BIGINT);
+"""
+
+_SQL_FUNCTIONS = {
+    "count": "count(p.value)",
+    "mean": "avg(p.value)",
+    "min": "min(p.value)",
+    "max": "max(p.value)",
+    "p95": "quantile_cont(p.value, 0.95)",
+    "last": "arg_max(p.value, p.time)",
+}
+
+
+def _series_key(equipment_id: str, metric_type: str, tags: dict[str, str]) -> str:
+    return json.dumps([equipment_id, metric_type, sorted(tags.items())], separators=(",", ":"))
+
+
+class EmbeddedStore:
+    """Metrics in a DuckDB file at ``path``. Safe to share between processes."""
+
+    backend = "duckdb"
+
+    def __init__(self, path: str | Path, *, lock_timeout: timedelta = timedelta(seconds=60),
+                 run_gap: timedelta = DEFAULT_RUN_GAP) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise StoreConnectionError(f"The store path {self.path} is a folder; give a file such as {self.path}/metrics.duckdb.")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreConnectionError(f"Cannot create the folder for the store {self.path}: {exc}") from exc
+        self._lock = StoreLock(self.path, lock_timeout.total_seconds())
+        self._local = threading.local()
+        self._ensure_schema(int(run_gap.total_seconds() * 1e9))
+
+    # -- connections -----------------------------------------------------------------
+
+    @contextmanager
+    def _connect(self, write: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            if write:
+                raise StoreConnectionError("Cannot write inside a read session; close the session first.")
+            yield session
+            return
+        lock = self._lock.exclusive() if write else self._lock.shared()
+        with lock:
+            try:
+                con = duckdb.connect(str(self.path), read_only=not write)
+            except duckdb.Error as exc:
+                raise StoreConnectionError(f"Cannot open the store {self.path}: {exc}") from exc
+            try:
+                yield con
+            finally:
+                con.close()
+
+    @contextmanager
+    def session(self) -> Iterator["EmbeddedStore"]:
+        """Hold one read connection (and the shared lock) across several reads."""
+        if getattr(self._local, "session", None) is not None:
+            yield self
+            return
+        with self._connect(write=False) as con:
+            self._local.session = con
+            try:
+                yield self
+            finally:
+                self._local.session = None
+
+    def _ensure_schema(self, run_gap_ns: int) -> None:
+        with self._connect(write=True) as con:
+            con.execute(_SCHEMA)
+            rows = dict(con.execute("SELECT key, value FROM meta").fetchall())
+            if not rows:
+                con.executemany("INSERT INTO meta VALUES (?, ?)",
+                                [("schema_version", SCHEMA_VERSION), ("run_gap_ns", str(run_gap_ns))])
+                rows = {"schema_version": SCHEMA_VERSION, "run_gap_ns": str(run_gap_ns)}
+        if rows.get("schema_version") != SCHEMA_VERSION:
+            raise StoreConnectionError(
+                f"The store {self.path} has schema version {rows.get('schema_version')!r}; "
+                f"this version of vigileos reads version {SCHEMA_VERSION}."
+            )
+        self.run_gap_ns = int(rows["run_gap_ns"])
+
+    def close(self) -> None:
+        """Nothing stays open between operations; present for the protocol."""
+
+    def __enter__(self) -> "EmbeddedStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"EmbeddedStore({str(self.path)!r})"
+
+    # -- writing -----------------------------------------------------------------------
+
+    def write_points(self, points: Iterable[Point]) -> WriteResult:
+        points = list(points)
+        if not all(isinstance(p, Point) for p in points):
+            raise ValidationError("write_points takes Point objects.", field="points")
+        if not points:
+            return WriteResult(0, 0)
+        return self.write_frame(points_to_frame(points))
+
+    def write_frame(self, frame: pd.DataFrame) -> WriteResult:
+        frame = normalize_points_frame(frame)
+        if frame.empty:
+            return WriteResult(0, 0)
+        _check_availability_values(frame)
+        try:
+            with self._connect(write=True) as con:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    result = self._write_locked(con, frame)
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+        except (duckdb.Error, OSError, StoreConnectionError) as exc:
+            raise WriteError(
+                f"Nothing of this batch of {len(frame)} points was written to {self.path}: {exc}",
+                unwritten=frame, written=0,
+            ) from exc
+        return result
+
+    def _write_locked(self, con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> WriteResult:
+        tag_columns = [c for c in frame.columns if c not in ("time", "equipment_id", "metric_type", "value")]
+        combo_codes, combos = _factorize_series(frame, tag_columns)
+        series_ids = self._resolve_series(con, combos)
+        batch = _sorted_unique_points(
+            series_ids[combo_codes].astype("int32"),
+            frame["time"].to_numpy("datetime64[ns]").view("int64"),
+            frame["value"].to_numpy(),
+        )
+        stats = batch.groupby("series_id", sort=False).agg(
+            bmin=("time", "min"), bmax=("time", "max"), n=("time", "size"), last_value=("value", "last")
+        ).reset_index()
+        known = con.execute(
+            "SELECT series_id, max_time FROM series WHERE series_id IN (SELECT unnest($1))",
+            [stats["series_id"].tolist()],
+        ).df()
+        stats = stats.merge(known, on="series_id", how="left")
+        overlapping = stats[stats["max_time"].notna() & (stats["bmin"] <= stats["max_time"])]
+        con.register("batch_points", batch)
+        try:
+            if not overlapping.empty:
+                con.register("overlap_series", overlapping[["series_id"]])
+                con.execute(
+                    "DELETE FROM points USING batch_points b WHERE points.series_id = b.series_id "
+                    "AND points.time = b.time AND points.series_id IN (SELECT series_id FROM overlap_series) "
+                    "AND points.time BETWEEN $1 AND $2",
+                    [int(overlapping["bmin"].min()), int(overlapping["bmax"].max())],
+                )
+                con.unregister("overlap_series")
+            con.execute("INSERT INTO points SELECT series_id, time, value FROM batch_points")
+        finally:
+            con.unregister("batch_points")
+        self._update_series_facts(con, stats, recount=overlapping["series_id"].tolist())
+        is_availability = (frame["metric_type"] == AVAILABILITY).to_numpy()
+        if is_availability.any():
+            written = frame.loc[is_availability, ["equipment_id", "time", "value"]]
+            self._refresh_runs_after_change(con, pd.DataFrame({
+                "equipment_id": written["equipment_id"].astype(str).to_numpy(),
+                "time": written["time"].to_numpy("datetime64[ns]").view("int64"),
+                "value": written["value"].to_numpy(),
+            }))
+        return WriteResult(points=len(batch), series=len(stats))
+
+    def _resolve_series(self, con: duckdb.DuckDBPyConnection, combos: pd.DataFrame) -> np.ndarray:
+        """Series ids for each row of ``combos`` (equipment_id, metric_type, tags), creating new ones."""
+        keys = [_series_key(e, m, t) for e, m, t in zip(combos["equipment_id"], combos["metric_type"], combos["tags"])]
+        existing = dict(con.execute(
+            "SELECT series_key, series_id FROM series WHERE series_key IN (SELECT unnest($1))", [keys]
+        ).fetchall())
+        next_id = con.execute("SELECT coalesce(max(series_id), 0) + 1 FROM series").fetchone()[0]
+        new_series, new_tags, ids = [], [], []
+        for key, eq, metric, tags in zip(keys, combos["equipment_id"], combos["metric_type"], combos["tags"]):
+            sid = existing.get(key)
+            if sid is None:
+                sid = existing[key] = next_id
+                next_id += 1
+                new_series.append((sid, key, eq, metric, json.dumps(tags, sort_keys=True)))
+                new_tags.extend((sid, k, v) for k, v in tags.items())
+            ids.append(sid)
+        if new_series:
+            con.executemany(
+                "INSERT INTO series VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, 0)", new_series
+            )
+        if new_tags:
+            con.executemany("INSERT INTO series_tags VALUES (?, ?, ?)", new_tags)
+        return np.asarray(ids, dtype="int64")
+
+    def _update_series_facts(self, con: duckdb.DuckDBPyConnection, stats: pd.DataFrame, recount: list[int]) -> None:
+        con.register("batch_stats", stats[["series_id", "bmin", "bmax", "n", "last_value"]])
+        try:
+            con.execute("""
+                UPDATE series SET
+                    min_time = CASE WHEN series.min_time IS NULL OR b.bmin < series.min_time THEN b.bmin ELSE series.min_time END,
+                    last_value = CASE WHEN series.max_time IS NULL OR b.bmax >= series.max_time THEN b.last_value ELSE series.last_value END,
+                    max_time = CASE WHEN series.max_time IS NULL OR b.bmax > series.max_time THEN b.bmax ELSE series.max_time END,
+                    points = series.points + b.n
+                FROM batch_stats b WHERE series.series_id = b.series_id
+            """)
+        finally:
+            con.unregister("batch_stats")
+        if recount:
+            self._recount_series(con, recount)
+
+    def _recount_series(self, con: duckdb.DuckDBPyConnection, series_ids: list[int]) -> None:
+        """Recompute the running facts of series whose points were replaced or deleted."""
+        con.execute("""
+            UPDATE series SET min_time = f.min_time, max_time = f.max_time, last_value = f.last_value, points = f.n
+            FROM (
+                SELECT s.sid AS series_id, min(p.time) AS min_time, max(p.time) AS max_time,
+                       arg_max(p.value, p.time) AS last_value, count(p.time) AS n
+                FROM (SELECT unnest($1) AS sid) s LEFT JOIN points p ON p.series_id = s.sid
+                GROUP BY s.sid
+            ) f WHERE series.series_id = f.series_id
+        """, [series_ids])
+        con.execute("DELETE FROM series_tags WHERE series_id IN (SELECT series_id FROM series WHERE points = 0)")
+        con.execute("DELETE FROM series WHERE points = 0")
+
+    # -- availability runs -------------------------------------------------------------
+
+    def _refresh_runs_after_change(self, con: duckdb.DuckDBPyConnection, samples: pd.DataFrame) -> None:
+        """Rebuild the availability runs that newly written ``samples`` may affect."""
+        changed = samples.groupby("equipment_id", sort=False)["time"].min().rename("from_time").reset_index()
+        self._rebuild_runs(con, changed, samples)
+
+    def _rebuild_runs(self, con: duckdb.DuckDBPyConnection, changed: pd.DataFrame,
+                      written: pd.DataFrame | None = None) -> None:
+        """``changed``: equipment_id and the first time whose samples changed.
+
+        The last run that ended strictly before that time (the anchor) is unaffected
+        up to its last sample; runs are rebuilt from that sample on, and the rebuilt
+        first run keeps the anchor's start and sample count. When everything written
+        lies after all stored samples of an equipment (the usual append), the
+        samples come from ``written`` instead of being read back.
+        """
+        con.register("changed_equipment", changed)
+        try:
+            anchors = con.execute("""
+                SELECT c.equipment_id, c.from_time, a.start_time AS anchor_start, a.last_time AS anchor_last,
+                       a.state AS anchor_state, a.samples AS anchor_samples, m.newest
+                FROM changed_equipment c
+                LEFT JOIN (SELECT equipment_id, max(last_time) AS newest FROM availability_runs
+                           WHERE equipment_id IN (SELECT equipment_id FROM changed_equipment)
+                           GROUP BY equipment_id) m USING (equipment_id)
+                LEFT JOIN LATERAL (
+                    SELECT r.start_time, r.last_time, r.state, r.samples FROM availability_runs r
+                    WHERE r.equipment_id = c.equipment_id AND r.last_time < c.from_time
+                    ORDER BY r.last_time DESC LIMIT 1) a ON TRUE
+            """).df()
+        finally:
+            con.unregister("changed_equipment")
+        lowest = np.iinfo("int64").min
+        anchors["delete_from"] = anchors["anchor_start"].fillna(lowest).astype("int64")
+        anchors["rebuild_from"] = anchors["anchor_last"].fillna(lowest).astype("int64")
+        appended = anchors["newest"].isna() | (anchors["from_time"] > anchors["newest"])
+        if written is None:
+            appended[:] = False
+
+        con.register("rebuild", anchors[["equipment_id", "rebuild_from", "delete_from"]])
+        try:
+            con.execute("""
+                DELETE FROM availability_runs USING rebuild r
+                WHERE availability_runs.equipment_id = r.equipment_id AND availability_runs.start_time >= r.delete_from
+            """)
+            parts = []
+            reread = anchors.loc[~appended, ["equipment_id", "rebuild_from"]]
+            if not reread.empty:
+                con.register("reread", reread)
+                parts.append(con.execute("""
+                    SELECT s.equipment_id, p.time, p.value
+                    FROM points p JOIN series s ON s.series_id = p.series_id
+                    JOIN reread r ON r.equipment_id = s.equipment_id
+                    WHERE s.metric_type = $1 AND p.time >= r.rebuild_from
+                """, [AVAILABILITY]).df())
+                con.unregister("reread")
+        finally:
+            con.unregister("rebuild")
+        fresh = anchors[appended]
+        if not fresh.empty:
+            parts.append(written[written["equipment_id"].isin(fresh["equipment_id"])])
+            with_anchor = fresh.dropna(subset=["anchor_last"])
+            parts.append(pd.DataFrame({"equipment_id": with_anchor["equipment_id"].to_numpy(),
+                                       "time": with_anchor["anchor_last"].astype("int64").to_numpy(),
+                                       "value": with_anchor["anchor_state"].astype("float64").to_numpy()}))
+        samples = pd.concat([p for p in parts if not p.empty], ignore_index=True) if any(
+            not p.empty for p in parts) else None
+        if samples is None:
+            return
+        stream = dedupe_stream(samples["equipment_id"].to_numpy(), samples["time"].to_numpy("int64"),
+                               samples["value"].to_numpy())
+        runs = build_runs(stream["equipment_id"].to_numpy(), stream["time"].to_numpy("int64"),
+                          stream["state"].to_numpy(), self.run_gap_ns)
+        # Merge each rebuilt first run with the unaffected run it continues.
+        first = ~runs["equipment_id"].duplicated()
+        anchored = anchors.dropna(subset=["anchor_start"]).set_index("equipment_id")
+        continues = first & runs["equipment_id"].isin(anchored.index)
+        if continues.any():
+            ids = runs.loc[continues, "equipment_id"]
+            runs.loc[continues, "start_time"] = anchored.loc[ids, "anchor_start"].astype("int64").to_numpy()
+            runs.loc[continues, "samples"] += anchored.loc[ids, "anchor_samples"].astype("int64").to_numpy() - 1
+        con.register("new_runs", runs)
+        try:
+            con.execute("INSERT INTO availability_runs SELECT equipment_id, state, start_time, last_time, "
+                        "CASE WHEN next_time < 0 THEN NULL ELSE next_time END, samples FROM new_runs")
+        finally:
+            con.unregister("new_runs")
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _series_frame(self, con: duckdb.DuckDBPyConnection, equipment_ids: Sequence[str] | None,
+                      metric_types: Sequence[str] | None, tags: dict[str, str] | None = None) -> pd.DataFrame:
+        clauses, params = ["TRUE"], []
+        if equipment_ids is not None:
+            params.append(list(equipment_ids))
+            clauses.append(f"equipment_id IN (SELECT unnest(${len(params)}))")
+        if metric_types is not None:
+            params.append(list(metric_types))
+            clauses.append(f"metric_type IN (SELECT unnest(${len(params)}))")
+        for key, value in (tags or {}).items():
+            params.extend([key, value])
+            clauses.append(
+                f"series_id IN (SELECT series_id FROM series_tags WHERE key = ${len(params) - 1} AND value = ${len(params)})"
+            )
+        return con.execute(
+            "SELECT series_id, equipment_id, metric_type, tags, min_time, max_time, last_value, points "
+            f"FROM series WHERE {' AND '.join(clauses)} AND points > 0 ORDER BY series_id",
+            params,
+        ).df()
+
+    def _read(self, sql_fn):
+        try:
+            with self._connect(write=False) as con:
+                return sql_fn(con)
+        except duckdb.Error as exc:
+            raise QueryError(f"Query on the store {self.path} failed: {exc}") from exc
+
+    def query(self, selection: Selection) -> pd.DataFrame:
+        def run(con):
+            series = self._series_frame(con, selection.equipment_ids, selection.metric_types, selection.tags)
+            con.register("selected_series", series[["series_id"]])
+            try:
+                points = con.execute(
+                    "SELECT p.series_id, p.time, p.value FROM points p "
+                    "WHERE p.series_id IN (SELECT series_id FROM selected_series) AND p.time >= $1 AND p.time < $2 "
+                    "ORDER BY p.time, p.series_id",
+                    [selection.start_ns, selection.end_ns],
+                ).df()
+            finally:
+                con.unregister("selected_series")
+            return _points_with_series(points, series)
+        return self._read(run)
+
+    def aggregate(self, selection: Selection, every: timedelta | None = None,
+                  functions: Sequence[str] = AGGREGATE_FUNCTIONS) -> pd.DataFrame:
+        unknown = [f for f in functions if f not in _SQL_FUNCTIONS]
+        if unknown or not functions:
+            raise ValidationError(
+                f"aggregate functions must be among {list(_SQL_FUNCTIONS)}; got {list(functions)!r}.",
+                field="functions", value=functions,
+            )
+        every_ns = None
+        if every is not None:
+            every_ns = int(every.total_seconds() * 1e9)
+            if every_ns <= 0:
+                raise ValidationError(f"every must be positive; got {every!r}.", field="every", value=every)
+        selected = ", ".join(f"{_SQL_FUNCTIONS[f]} AS {f}" for f in functions)
+        window = "(p.time // $3) * $3" if every_ns else "NULL"
+        group = "s.equipment_id, s.metric_type" + (", window_start" if every_ns else "")
+
+        def run(con):
+            series = self._series_frame(con, selection.equipment_ids, selection.metric_types, selection.tags)
+            con.register("selected_series", series[["series_id", "equipment_id", "metric_type"]])
+            try:
+                params = [selection.start_ns, selection.end_ns] + ([every_ns] if every_ns else [])
+                frame = con.execute(
+                    f"SELECT s.equipment_id, s.metric_type, {window} AS window_start, {selected} "
+                    "FROM points p JOIN selected_series s ON p.series_id = s.series_id "
+                    f"WHERE p.time >= $1 AND p.time < $2 GROUP BY {group} ORDER BY {group}",
+                    params,
+                ).df()
+            finally:
+                con.unregister("selected_series")
+            if every_ns:
+                frame.insert(2, "time", pd.to_datetime(frame.pop("window_start").astype("int64"), utc=True))
+            else:
+                frame = frame.drop(columns="window_start")
+            if "count" in frame:
+                frame["count"] = frame["count"].astype("int64")
+            return frame.reset_index(drop=True)
+        return self._read(run)
+
+    def latest(self, equipment_ids: Sequence[str] | None = None, metric_types: Sequence[str] | None = None,
+               before: datetime | None = None) -> pd.DataFrame:
+        before_ns = to_ns(before, "before") if before is not None else None
+
+        def run(con):
+            series = self._series_frame(con, equipment_ids, metric_types)
+            if before_ns is None:
+                points = pd.DataFrame({"series_id": series["series_id"], "time": series["max_time"],
+                                       "value": series["last_value"]})
+            else:
+                con.register("selected_series", series[["series_id"]])
+                try:
+                    points = con.execute(
+                        "SELECT series_id, max(time) AS time, arg_max(value, time) AS value FROM points "
+                        "WHERE series_id IN (SELECT series_id FROM selected_series) AND time < $1 GROUP BY series_id "
+                        "ORDER BY series_id", [before_ns]).df()
+                finally:
+                    con.unregister("selected_series")
+            return _points_with_series(points, series)
+        return self._read(run)
+
+    def equipment_ids(self) -> list[str]:
+        return self._read(lambda con: [r[0] for r in con.execute(
+            "SELECT DISTINCT equipment_id FROM series WHERE points > 0 ORDER BY 1").fetchall()])
+
+    def availability_intervals(self, start: datetime, end: datetime, staleness: timedelta,
+                               equipment_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        window = Selection(start, end, equipment_ids=equipment_ids)
+        staleness_ns = int(staleness.total_seconds() * 1e9)
+        if staleness_ns <= 0:
+            raise ValidationError(f"staleness must be positive; got {staleness!r}.", field="staleness", value=staleness)
+        if staleness_ns < self.run_gap_ns:
+            # Runs may hide gaps shorter than their build gap: read the samples instead.
+            lookback = Selection(window.start - staleness, window.end, equipment_ids=equipment_ids,
+                                 metric_types=(AVAILABILITY,))
+            samples = self.query(lookback)
+            samples = pd.DataFrame({"equipment_id": samples["equipment_id"].astype(str).to_numpy(),
+                                    "time": samples["time"].to_numpy("datetime64[ns]").view("int64"),
+                                    "value": samples["value"].to_numpy()})
+            return intervals_from_samples(samples, window.start_ns, window.end_ns, staleness_ns)
+
+        def run(con):
+            clauses, params = ["start_time < $1", "coalesce(least(next_time, last_time + $2), last_time + $2) > $3"], \
+                [window.end_ns, staleness_ns, window.start_ns]
+            if equipment_ids is not None:
+                params.append(list(window.equipment_ids))
+                clauses.append(f"equipment_id IN (SELECT unnest(${len(params)}))")
+            runs = con.execute(
+                "SELECT equipment_id, state, start_time, last_time, coalesce(next_time, -1) AS next_time, samples "
+                f"FROM availability_runs WHERE {' AND '.join(clauses)} ORDER BY equipment_id, start_time", params
+            ).df()
+            return intervals_from_runs(runs, window.start_ns, window.end_ns, staleness_ns)
+        return self._read(run)
+
+    # -- deleting and health -----------------------------------------------------------
+
+    def delete(self, selection: Selection) -> int:
+        try:
+            with self._connect(write=True) as con:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    series = self._series_frame(con, selection.equipment_ids, selection.metric_types, selection.tags)
+                    ids = series["series_id"].tolist()
+                    deleted = con.execute(
+                        "DELETE FROM points WHERE series_id IN (SELECT unnest($1)) AND time >= $2 AND time < $3",
+                        [ids, selection.start_ns, selection.end_ns],
+                    ).fetchone()[0] if ids else 0
+                    if deleted:
+                        self._recount_series(con, ids)
+                        changed = series.loc[series["metric_type"] == AVAILABILITY, ["equipment_id"]].drop_duplicates()
+                        if not changed.empty:
+                            changed = changed.assign(from_time=selection.start_ns)
+                            self._rebuild_runs(con, changed)
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+        except duckdb.Error as exc:
+            raise QueryError(f"Delete on the store {self.path} failed; nothing was deleted: {exc}") from exc
+        return int(deleted)
+
+    def health(self) -> Health:
+        try:
+            facts = self._read(lambda con: con.execute(
+                "SELECT count(*), coalesce(sum(points), 0), count(DISTINCT equipment_id) FROM series WHERE points > 0"
+            ).fetchone())
+        except (QueryError, StoreConnectionError) as exc:
+            return Health(ok=False, backend=self.backend, location=str(self.path), version=duckdb.__version__,
+                          message=str(exc))
+        size = self.path.stat().st_size if self.path.exists() else 0
+        return Health(ok=True, backend=self.backend, location=str(self.path), version=duckdb.__version__,
+                      message="ok", details={"series": facts[0], "points": int(facts[1]), "equipment": facts[2],
+                                             "file_bytes": size})
+
+
+def _sorted_unique_points(series_ids: np.ndarray, times: np.ndarray, values: np.ndarray) -> pd.DataFrame:
+    """Points sorted by (series, time), keeping the last of duplicates (last write wins)."""
+    order = np.argsort(series_ids, kind="stable")
+    sid, t, v = series_ids[order], times[order], values[order]
+    same_series = sid[1:] == sid[:-1]
+    if not np.all(~same_series | (t[1:] >= t[:-1])):
+        order = np.lexsort((np.arange(len(t)), t, sid))  # stable by input position
+        sid, t, v = sid[order], t[order], v[order]
+        same_series = sid[1:] == sid[:-1]
+    duplicate_of_next = np.append(same_series & (t[1:] == t[:-1]), False)
+    if duplicate_of_next.any():
+        keep = ~duplicate_of_next
+        sid, t, v = sid[keep], t[keep], v[keep]
+    return pd.DataFrame({"series_id": sid, "time": t, "value": v})
+
+
+def _check_availability_values(frame: pd.DataFrame) -> None:
+    is_availability = (frame["metric_type"] == AVAILABILITY).to_numpy()
+    if is_availability.any():
+        values = frame["value"].to_numpy()[is_availability]
+        bad = (values != 0) & (values != 1)
+        if bad.any():
+            row = int(np.flatnonzero(is_availability)[np.flatnonzero(bad)[0]])
+            raise ValidationError(
+                f"availability values must be 1 (available) or 0 (unavailable); got {values[bad][0]!r} in row {row}.",
+                field="value", value=values[bad][0],
+            )
+
+
+def _factorize_series(frame: pd.DataFrame, tag_columns: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Per row, the index of its series among the distinct (equipment, metric, tags) combinations."""
+    columns = ["equipment_id", "metric_type", *tag_columns]
+    codes = np.zeros(len(frame), dtype="int64")
+    for column in columns:
+        cat = frame[column].cat
+        codes = codes * (len(cat.categories) + 1) + (cat.codes.to_numpy().astype("int64") + 1)
+    combo_codes, uniques = pd.factorize(codes)
+    first_rows = pd.Series(np.arange(len(frame))).groupby(combo_codes).first().to_numpy()
+    sample = frame.iloc[first_rows]
+    tags = [
+        {k: v for k, v in zip(tag_columns, row) if isinstance(v, str)}
+        for row in (sample[tag_columns].astype(object).itertuples(index=False, name=None) if tag_columns
+                    else [()] * len(sample))
+    ]
+    combos = pd.DataFrame({
+        "equipment_id": sample["equipment_id"].astype(str).to_numpy(),
+        "metric_type": sample["metric_type"].astype(str).to_numpy(),
+        "tags": tags,
+    })
+    return combo_codes, combos
+
+
+def _points_with_series(points: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
+    """Raw (series_id, time, value) rows to the public points frame."""
+    lookup = series.set_index("series_id")
+    position = lookup.index.get_indexer(points["series_id"])
+    tags = np.empty(len(lookup), dtype=object)
+    tags[:] = [json.loads(t) for t in lookup["tags"]]
+    return pd.DataFrame({
+        "time": pd.to_datetime(points["time"].to_numpy("int64"), utc=True),
+        "equipment_id": lookup["equipment_id"].to_numpy(dtype=object)[position],
+        "metric_type": lookup["metric_type"].to_numpy(dtype=object)[position],
+        "value": points["value"].to_numpy("float64"),
+        "tags": tags[position],
+    })
