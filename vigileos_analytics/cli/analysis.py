@@ -28,9 +28,16 @@ def availability(app: AppContext, equipment_ids: tuple[str, ...], start: datetim
     if as_json:
         emit_json(table)
         return
-    shown = table.drop(columns=["window_end"] if daily else ["window_start", "window_end"])
-    for column in ("uptime_s", "downtime_s", "unknown_s", "maintenance_s", "mtbf_s", "mttr_s"):
-        shown[column.replace("_s", "_h")] = shown.pop(column) / 3600
+    shown = pd.DataFrame({
+        "equipment": table["equipment_id"],
+        **({"day": table["window_start"].dt.strftime("%Y-%m-%d")} if daily else {}),
+        "avail %": table["availability_pct"],
+        "down h": table["downtime_s"] / 3600,
+        "outages": table["outages"],
+        "MTBF h": table["mtbf_s"] / 3600,
+        "MTTR h": table["mttr_s"] / 3600,
+        "cover %": table["coverage_pct"],
+    })
     emit_table(shown, title=f"Availability {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC")
 
 
@@ -67,8 +74,12 @@ def summary(app: AppContext, now: str, as_json: bool) -> None:
     average = "–" if s["average_availability"] is None else f"{s['average_availability']:.2f} %"
     console.print(f"[bold]{s['total_equipment']}[/] equipment: {s['operational']} operational, "
                   f"{s['maintenance']} in maintenance, {s['offline']} offline; average availability (24 h) {average}")
-    rows = pd.DataFrame([{**{k: r[k] for k in ("equipment_id", "name", "type", "status", "availability_24h",
-                                               "last_metric_time")},
-                          **{f"avg_{k}": v for k, v in r["performance"].items()}} for r in payload["equipment"]])
+    rows = pd.DataFrame([{
+        "equipment": r["equipment_id"], "name": r["name"], "status": r["status"],
+        "avail 24h %": r["availability_24h"],
+        "last metric (UTC)": (r["last_metric_time"] or "")[:16].replace("T", " "),
+        "cpu %": r["performance"]["cpu_usage"], "mem %": r["performance"]["memory_usage"],
+        "resp ms": r["performance"]["response_time"],
+    } for r in payload["equipment"]])
     if not rows.empty:
         emit_table(rows, title="Fleet")

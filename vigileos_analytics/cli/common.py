@@ -39,7 +39,8 @@ from ..timeparse import parse_duration, parse_time_text
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INVALID, EXIT_CONFIG, EXIT_STORE, EXIT_REPORT = 0, 1, 2, 3, 4, 5, 6
 
-console = Console()
+# Tables stay readable when output goes to a file or pipe (rich would assume 80 columns).
+console = Console(width=None if sys.stdout.isatty() else 120)
 error_console = Console(stderr=True)
 
 
@@ -86,7 +87,7 @@ def handle_errors(func: Callable) -> Callable:
         try:
             return func(*args, **kwargs)
         except VigileosError as exc:
-            error_console.print(f"[bold red]Error:[/] {exc}", markup=True, highlight=False)
+            error_console.print(f"[bold red]Error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
             sys.exit(exit_code_for(exc))
         except KeyboardInterrupt:
             error_console.print("Interrupted.")
