@@ -8,6 +8,7 @@ intervals), so nothing here depends on the backend.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
@@ -59,6 +60,15 @@ class AvailabilityResult:
         return data
 
 
+def _one_session(method: Callable) -> Callable:
+    """Run a public method inside one store session: one connection for all its reads."""
+    @functools.wraps(method)
+    def wrapper(self: "EquipmentAnalyticsService", *args: Any, **kwargs: Any) -> Any:
+        with self.store.session():
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 def _none_if_nan(value: Any) -> Any:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
@@ -81,6 +91,7 @@ class EquipmentAnalyticsService:
 
     # -- equipment ---------------------------------------------------------------------
 
+    @_one_session
     def equipment(self) -> pd.DataFrame:
         """The inventory, plus any equipment that has data but no inventory row."""
         known = set(self.inventory["equipment_id"])
@@ -105,6 +116,7 @@ class EquipmentAnalyticsService:
 
     # -- raw metrics -------------------------------------------------------------------
 
+    @_one_session
     def get_equipment_metrics(self, equipment_id: str, start_time: datetime, end_time: datetime,
                               metric_type: str | None = None) -> pd.DataFrame:
         """Raw points of one equipment over [start_time, end_time), ordered by time (UTC)."""
@@ -124,6 +136,7 @@ class EquipmentAnalyticsService:
 
     # -- status ------------------------------------------------------------------------
 
+    @_one_session
     def status_history(self, equipment_ids: Sequence[str] | str | None, start_time: datetime,
                        end_time: datetime) -> pd.DataFrame:
         """Status changes in the period: time, equipment_id, previous_status, new_status."""
@@ -136,6 +149,7 @@ class EquipmentAnalyticsService:
             "new_status": [t.get("new_status", UNKNOWN_STATUS) for t in raw["tags"]],
         })
 
+    @_one_session
     def current_status(self, equipment_ids: Sequence[str] | None = None, at: datetime | None = None) -> pd.Series:
         """Status per equipment from its latest status change (before ``at`` if given)."""
         ids = self._resolve_ids(equipment_ids)
@@ -147,6 +161,7 @@ class EquipmentAnalyticsService:
             status.loc[newest.index] = newest
         return status
 
+    @_one_session
     def status_intervals(self, equipment_ids: Sequence[str] | str | None, start_time: datetime,
                          end_time: datetime) -> pd.DataFrame:
         """Status timeline clipped to the period: equipment_id, status, start, end (int ns UTC).
@@ -178,6 +193,7 @@ class EquipmentAnalyticsService:
             parts.append(_explicit_windows(maintenance_windows, ids))
         return pd.concat(parts, ignore_index=True) if parts else None
 
+    @_one_session
     def fleet_availability(self, start_time: datetime, end_time: datetime,
                            equipment_ids: Sequence[str] | None = None, *, freq: str | None = None,
                            staleness: timedelta | None = None, exclude_maintenance: bool = False,
@@ -206,6 +222,7 @@ class EquipmentAnalyticsService:
         table["samples"] = table["samples"].fillna(0).astype("int64")
         return table
 
+    @_one_session
     def calculate_availability(self, equipment_id: str, start_time: datetime, end_time: datetime, *,
                                staleness: timedelta | None = None, exclude_maintenance: bool = False,
                                maintenance_windows: Sequence[tuple[datetime, datetime]] | None = None,
@@ -223,6 +240,7 @@ class EquipmentAnalyticsService:
             coverage_pct=_none_if_nan(float(row["coverage_pct"])), samples=int(row["samples"]),
         )
 
+    @_one_session
     def availability_report(self, start_time: datetime, end_time: datetime, equipment_id: str | None = None,
                             *, freq: str = "1D", **options: Any) -> pd.DataFrame:
         """Availability per equipment per day (or per ``freq``), optionally one equipment."""
@@ -231,6 +249,7 @@ class EquipmentAnalyticsService:
 
     # -- performance -------------------------------------------------------------------
 
+    @_one_session
     def get_performance_stats(self, start_time: datetime, end_time: datetime,
                               equipment_ids: Sequence[str] | str | None = None,
                               metric_types: Sequence[str] = PERFORMANCE_METRICS) -> pd.DataFrame:
@@ -242,6 +261,7 @@ class EquipmentAnalyticsService:
 
     # -- fleet -------------------------------------------------------------------------
 
+    @_one_session
     def fleet_summary(self, now: datetime | None = None, period: timedelta = timedelta(hours=24)) -> dict[str, Any]:
         """The seed's dashboard payload: ``summary`` counts and ``equipment`` rows with
         name, type, location, current status, availability over ``period``, last metric

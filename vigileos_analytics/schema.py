@@ -319,7 +319,7 @@ def _normalize_value_column(col: pd.Series) -> np.ndarray:
     if not finite.all():
         row = int(np.flatnonzero(~finite)[0])
         raise ValidationError(
-            f"value must be a finite number; got {values[row]!r} in row {row}.",
+            f"value must be a finite number; got {float(values[row])!r} in row {row}.",
             field="value",
             value=values[row],
         )

@@ -58,6 +58,8 @@ class FleetSpec:
     maintenance_every_days: float = 14.0
     maintenance_hours: float = 4.0
     gaps_per_month: float = 1.0
+    #: Which of the performance and environment metrics to generate (all by default).
+    metrics: tuple[str, ...] = tuple(METRICS)
     #: Record each equipment's entry into service (offline -> its first status) at the start.
     initial_status: bool = True
 
@@ -81,6 +83,9 @@ class FleetSpec:
         if not 0 <= self.degradation_share <= 1:
             raise ValidationError(f"degradation_share must be between 0 and 1; got {self.degradation_share!r}.",
                                   field="degradation_share", value=self.degradation_share)
+        unknown = [m for m in self.metrics if m not in METRICS]
+        if unknown:
+            raise ValidationError(f"metrics must be among {METRICS}; got {unknown}.", field="metrics", value=unknown)
         if self.end is not None:
             object.__setattr__(self, "end", to_utc(self.end, "end"))
 
@@ -109,7 +114,7 @@ class SimulatedFleet:
     def total_points_estimate(self) -> int:
         steps = (self.spec.end_ns - self.spec.start_ns) // int(self.spec.resolution.total_seconds() * NS_PER_S)
         ratio = int(self.spec.metrics_resolution / self.spec.resolution)
-        return int(self.spec.equipment * steps * (1 + len(METRICS) / ratio))
+        return int(self.spec.equipment * steps * (1 + len(self.spec.metrics) / ratio))
 
     def frames(self, chunk_equipment: int = 25) -> Iterator[pd.DataFrame]:
         """Points frames, ``chunk_equipment`` equipment at a time, in equipment order."""
@@ -176,6 +181,7 @@ class SimulatedFleet:
         frames = [
             _frame(ids, eq_idx, times[t_idx], metric, values[eq_idx, t_idx])
             for metric, values in zip(METRICS, (cpu, memory, response, temperature, power, traffic))
+            if metric in self.spec.metrics
         ]
         return pd.concat(frames, ignore_index=True)
 

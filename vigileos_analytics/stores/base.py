@@ -17,6 +17,7 @@ Frames returned by a store use these columns:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -147,6 +148,9 @@ class MetricsStore(Protocol):
 
     def health(self) -> Health:
         """Reachability and basic facts about the store."""
+
+    def session(self) -> AbstractContextManager[Any]:
+        """Hold connections across several reads (a no-op where that gains nothing)."""
 
     def close(self) -> None:
         """Release connections and files."""

@@ -1,0 +1,86 @@
+"""The simulator: reproducible, realistic, and consistent with the truth it keeps."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vigileos_analytics.errors import ValidationError
+from vigileos_analytics.simulate import FleetSpec, simulate_fleet
+
+from .conftest import FLEET_END
+
+SPEC = FleetSpec(equipment=4, days=20, end=FLEET_END, seed=3, mtbf_hours=72)
+
+
+def points(spec=SPEC):
+    return pd.concat(list(simulate_fleet(spec).frames(chunk_equipment=2)), ignore_index=True)
+
+
+def test_same_seed_same_fleet_and_chunking_does_not_matter():
+    a = pd.concat(list(simulate_fleet(SPEC).frames(chunk_equipment=1)), ignore_index=True)
+    b = pd.concat(list(simulate_fleet(SPEC).frames(chunk_equipment=4)), ignore_index=True)
+    key = ["equipment_id", "metric_type", "time"]
+    a = a.astype({"equipment_id": str, "metric_type": str}).sort_values(key, kind="stable").reset_index(drop=True)
+    b = b.astype({"equipment_id": str, "metric_type": str}).sort_values(key, kind="stable").reset_index(drop=True)
+    assert a[key].equals(b[key])
+    other = points(FleetSpec(equipment=4, days=20, end=FLEET_END, seed=4, mtbf_hours=72))
+    assert len(other) != len(a) or not np.allclose(other["value"].to_numpy(), a["value"].to_numpy())
+
+
+def test_availability_and_status_follow_the_truth():
+    fleet = simulate_fleet(SPEC)
+    frame = points()
+    assert len(fleet.failures) >= 4
+    avail = frame[frame["metric_type"] == "availability"]
+    for eq, failure, repair in fleet.failures[["equipment_id", "failure_time", "repair_time"]].itertuples(index=False):
+        inside = avail[(avail["equipment_id"] == eq) & (avail["time"].astype("int64") >= failure)
+                       & (avail["time"].astype("int64") < repair)]
+        assert (inside["value"] == 0).all() and (inside["reason"].astype(str) == "failure").all()
+    changes = frame[frame["metric_type"] == "status_change"]
+    to_offline = changes[changes["new_status"].astype(str) == "offline"]
+    assert len(to_offline) == len(fleet.failures)
+    # metrics are absent while down or in maintenance
+    cpu = frame[frame["metric_type"] == "cpu_usage"]
+    assert len(cpu) < len(avail) / 5
+
+
+def test_degradation_precedes_a_share_of_failures():
+    fleet = simulate_fleet(SPEC)
+    frame = points()
+    memory = frame[frame["metric_type"] == "memory_usage"]
+    degraded = fleet.failures[fleet.failures["degraded"]]
+    assert len(degraded) >= 2
+    rises = []
+    for eq, failure in degraded[["equipment_id", "failure_time"]].itertuples(index=False):
+        mine = memory[memory["equipment_id"] == eq]
+        series = pd.Series(mine["value"].to_numpy(), index=mine["time"].astype("int64").to_numpy())
+        before = series[(series.index > failure - 2 * 3_600_000_000_000) & (series.index < failure)]
+        baseline = series[(series.index < failure - 72 * 3_600_000_000_000)]
+        if len(before) and len(baseline):
+            rises.append(before.mean() - baseline.mean())
+    assert rises and np.mean(rises) > 10  # memory creeps up by tens of % before degraded failures
+
+
+def test_values_stay_in_their_physical_ranges_with_daily_seasonality():
+    frame = points()
+    cpu = frame[frame["metric_type"] == "cpu_usage"]
+    assert cpu["value"].between(0, 100).all()
+    assert (frame.loc[frame["metric_type"] == "response_time", "value"] > 0).all()
+    hours = cpu["time"].dt.hour
+    assert cpu.loc[hours.between(13, 15), "value"].mean() > cpu.loc[hours.between(0, 3), "value"].mean() + 5
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"equipment": 0}, "equipment must be"),
+    ({"days": -1}, "days must be"),
+    ({"resolution": timedelta(0)}, "resolution must be"),
+    ({"degradation_share": 2}, "degradation_share"),
+    ({"mtbf_hours": 0}, "mtbf_hours must be positive"),
+])
+def test_bad_specs_are_refused(kwargs, message):
+    with pytest.raises(ValidationError, match=message):
+        FleetSpec(**kwargs)
