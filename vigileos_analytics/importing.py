@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ValidationError
-from .schema import MAX_ID_LENGTH, validate_equipment_id, validate_metric_type, validate_tag_key, validate_tag_value
+from .schema import validate_equipment_id, validate_metric_type, validate_tag_key, validate_tag_value
 
 _MAX_REPORTED = 20
 
@@ -120,28 +120,23 @@ def _to_long(raw: pd.DataFrame, m: CsvMapping) -> pd.DataFrame:
 
 
 def _validate_rows(long: pd.DataFrame, m: CsvMapping) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+    """Parse and check every row; return the frame (with its line numbers) and the problems found."""
     problems: list[tuple[int, str]] = []
     lines = long["line"].to_numpy()
 
-    def flag(mask: np.ndarray, reason) -> None:
-        for line, value in zip(lines[mask], np.asarray(reason_values(reason, mask))):
-            problems.append((int(line), value))
-
-    def reason_values(reason, mask):
-        return reason[mask] if isinstance(reason, np.ndarray) else [reason] * int(mask.sum())
+    def flag(mask: np.ndarray, reasons: pd.Series) -> None:
+        problems.extend(zip(lines[mask].tolist(), reasons[mask].tolist()))
 
     times = parse_times(long["time"], m)
-    bad_time = times.isna().to_numpy()
-    flag(bad_time, np.array([f"unreadable time {v!r}" for v in long["time"]], dtype=object))
+    flag(times.isna().to_numpy(), "unreadable time " + long["time"].map(repr))
     values = pd.to_numeric(long["value"].str.strip(), errors="coerce").to_numpy(dtype="float64")
-    bad_value = ~np.isfinite(values)
-    flag(bad_value, np.array([f"value {v!r} is not a finite number" for v in long["value"]], dtype=object))
-    for column, check in (("equipment_id", validate_equipment_id), ("metric_type", validate_metric_type),
-                          *[(t, lambda v, t=t: validate_tag_value(t, v)) for t in m.tags]):
+    flag(~np.isfinite(values), "value " + long["value"].map(repr) + " is not a finite number")
+    checks = [("equipment_id", validate_equipment_id), ("metric_type", validate_metric_type)]
+    checks += [(t, lambda v, t=t: validate_tag_value(t, v)) for t in m.tags]
+    for column, check in checks:
         invalid = _invalid_values(long[column], check)
         if invalid:
-            mask = long[column].isin(invalid).to_numpy()
-            flag(mask, np.array([invalid.get(v, "") for v in long[column]], dtype=object))
+            flag(long[column].isin(invalid).to_numpy(), long[column].map(invalid))
     frame = pd.DataFrame({"time": times, "equipment_id": long["equipment_id"].to_numpy(),
                           "metric_type": long["metric_type"].to_numpy(), "value": values, "line": lines})
     for t in m.tags:
@@ -196,5 +191,3 @@ def mapping_from_options(layout: str, columns: Mapping[str, str], tags: Sequence
                               field="column", value=sorted(unknown))
     return CsvMapping(layout=layout, tags=tuple(tags), **columns, **extra)
 
-
-__all__ = ["CsvMapping", "ImportResult", "read_metrics_csv", "parse_times", "mapping_from_options", "MAX_ID_LENGTH"]

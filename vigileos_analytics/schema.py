@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Mapping
 
 import numpy as np
@@ -326,4 +326,3 @@ def _normalize_value_column(col: pd.Series) -> np.ndarray:
     return values
 
 
-UTC = timezone.utc

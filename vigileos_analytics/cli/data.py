@@ -9,7 +9,6 @@ import click
 
 from ..importing import mapping_from_options, read_metrics_csv
 from ..recording import EquipmentMetricsService
-from ..stores.base import Selection
 from .common import TIME, AppContext, console, emit_json, emit_table, handle_errors, json_option, pass_app, period_options
 
 
@@ -103,4 +102,3 @@ def metrics(app: AppContext, equipment_id: str, start: datetime, end: datetime, 
     emit_table(frame, title=f"{equipment_id}: {len(frame):,} points", limit=limit)
 
 
-__all__ = ["record", "import_csv", "metrics", "Selection"]

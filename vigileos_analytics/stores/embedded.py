@@ -33,9 +33,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import QueryError, StoreConnectionError, ValidationError, WriteError
-from ..intervals import build_runs, dedupe_stream, intervals_from_runs, intervals_from_samples
+from ..intervals import intervals_from_runs, intervals_from_samples
 from ..schema import AVAILABILITY, Point, normalize_points_frame, points_to_frame, to_ns
 from .base import AGGREGATE_FUNCTIONS, Health, Selection, WriteResult
+from .duckdb_frames import check_availability_values, factorize_series, points_with_series, sorted_unique_points
+from .duckdb_runs import rebuild_runs, refresh_runs_after_write
 from .locking import StoreLock
 
 SCHEMA_VERSION = "1"
@@ -160,7 +162,7 @@ class EmbeddedStore:
         frame = normalize_points_frame(frame)
         if frame.empty:
             return WriteResult(0, 0)
-        _check_availability_values(frame)
+        check_availability_values(frame)
         try:
             with self._connect(write=True) as con:
                 con.execute("BEGIN TRANSACTION")
@@ -179,9 +181,9 @@ class EmbeddedStore:
 
     def _write_locked(self, con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> WriteResult:
         tag_columns = [c for c in frame.columns if c not in ("time", "equipment_id", "metric_type", "value")]
-        combo_codes, combos = _factorize_series(frame, tag_columns)
+        combo_codes, combos = factorize_series(frame, tag_columns)
         series_ids = self._resolve_series(con, combos)
-        batch = _sorted_unique_points(
+        batch = sorted_unique_points(
             series_ids[combo_codes].astype("int32"),
             frame["time"].to_numpy("datetime64[ns]").view("int64"),
             frame["value"].to_numpy(),
@@ -213,11 +215,11 @@ class EmbeddedStore:
         is_availability = (frame["metric_type"] == AVAILABILITY).to_numpy()
         if is_availability.any():
             written = frame.loc[is_availability, ["equipment_id", "time", "value"]]
-            self._refresh_runs_after_change(con, pd.DataFrame({
+            refresh_runs_after_write(con, pd.DataFrame({
                 "equipment_id": written["equipment_id"].astype(str).to_numpy(),
                 "time": written["time"].to_numpy("datetime64[ns]").view("int64"),
                 "value": written["value"].to_numpy(),
-            }))
+            }), self.run_gap_ns)
         return WriteResult(points=len(batch), series=len(stats))
 
     def _resolve_series(self, con: duckdb.DuckDBPyConnection, combos: pd.DataFrame) -> np.ndarray:
@@ -274,95 +276,6 @@ class EmbeddedStore:
         con.execute("DELETE FROM series_tags WHERE series_id IN (SELECT series_id FROM series WHERE points = 0)")
         con.execute("DELETE FROM series WHERE points = 0")
 
-    # -- availability runs -------------------------------------------------------------
-
-    def _refresh_runs_after_change(self, con: duckdb.DuckDBPyConnection, samples: pd.DataFrame) -> None:
-        """Rebuild the availability runs that newly written ``samples`` may affect."""
-        changed = samples.groupby("equipment_id", sort=False)["time"].min().rename("from_time").reset_index()
-        self._rebuild_runs(con, changed, samples)
-
-    def _rebuild_runs(self, con: duckdb.DuckDBPyConnection, changed: pd.DataFrame,
-                      written: pd.DataFrame | None = None) -> None:
-        """``changed``: equipment_id and the first time whose samples changed.
-
-        The last run that ended strictly before that time (the anchor) is unaffected
-        up to its last sample; runs are rebuilt from that sample on, and the rebuilt
-        first run keeps the anchor's start and sample count. When everything written
-        lies after all stored samples of an equipment (the usual append), the
-        samples come from ``written`` instead of being read back.
-        """
-        con.register("changed_equipment", changed)
-        try:
-            anchors = con.execute("""
-                SELECT c.equipment_id, c.from_time, a.start_time AS anchor_start, a.last_time AS anchor_last,
-                       a.state AS anchor_state, a.samples AS anchor_samples, m.newest
-                FROM changed_equipment c
-                LEFT JOIN (SELECT equipment_id, max(last_time) AS newest FROM availability_runs
-                           WHERE equipment_id IN (SELECT equipment_id FROM changed_equipment)
-                           GROUP BY equipment_id) m USING (equipment_id)
-                LEFT JOIN LATERAL (
-                    SELECT r.start_time, r.last_time, r.state, r.samples FROM availability_runs r
-                    WHERE r.equipment_id = c.equipment_id AND r.last_time < c.from_time
-                    ORDER BY r.last_time DESC LIMIT 1) a ON TRUE
-            """).df()
-        finally:
-            con.unregister("changed_equipment")
-        lowest = np.iinfo("int64").min
-        anchors["delete_from"] = anchors["anchor_start"].fillna(lowest).astype("int64")
-        anchors["rebuild_from"] = anchors["anchor_last"].fillna(lowest).astype("int64")
-        appended = anchors["newest"].isna() | (anchors["from_time"] > anchors["newest"])
-        if written is None:
-            appended[:] = False
-
-        con.register("rebuild", anchors[["equipment_id", "rebuild_from", "delete_from"]])
-        try:
-            con.execute("""
-                DELETE FROM availability_runs USING rebuild r
-                WHERE availability_runs.equipment_id = r.equipment_id AND availability_runs.start_time >= r.delete_from
-            """)
-            parts = []
-            reread = anchors.loc[~appended, ["equipment_id", "rebuild_from"]]
-            if not reread.empty:
-                con.register("reread", reread)
-                parts.append(con.execute("""
-                    SELECT s.equipment_id, p.time, p.value
-                    FROM points p JOIN series s ON s.series_id = p.series_id
-                    JOIN reread r ON r.equipment_id = s.equipment_id
-                    WHERE s.metric_type = $1 AND p.time >= r.rebuild_from
-                """, [AVAILABILITY]).df())
-                con.unregister("reread")
-        finally:
-            con.unregister("rebuild")
-        fresh = anchors[appended]
-        if not fresh.empty:
-            parts.append(written[written["equipment_id"].isin(fresh["equipment_id"])])
-            with_anchor = fresh.dropna(subset=["anchor_last"])
-            parts.append(pd.DataFrame({"equipment_id": with_anchor["equipment_id"].to_numpy(),
-                                       "time": with_anchor["anchor_last"].astype("int64").to_numpy(),
-                                       "value": with_anchor["anchor_state"].astype("float64").to_numpy()}))
-        samples = pd.concat([p for p in parts if not p.empty], ignore_index=True) if any(
-            not p.empty for p in parts) else None
-        if samples is None:
-            return
-        stream = dedupe_stream(samples["equipment_id"].to_numpy(), samples["time"].to_numpy("int64"),
-                               samples["value"].to_numpy())
-        runs = build_runs(stream["equipment_id"].to_numpy(), stream["time"].to_numpy("int64"),
-                          stream["state"].to_numpy(), self.run_gap_ns)
-        # Merge each rebuilt first run with the unaffected run it continues.
-        first = ~runs["equipment_id"].duplicated()
-        anchored = anchors.dropna(subset=["anchor_start"]).set_index("equipment_id")
-        continues = first & runs["equipment_id"].isin(anchored.index)
-        if continues.any():
-            ids = runs.loc[continues, "equipment_id"]
-            runs.loc[continues, "start_time"] = anchored.loc[ids, "anchor_start"].astype("int64").to_numpy()
-            runs.loc[continues, "samples"] += anchored.loc[ids, "anchor_samples"].astype("int64").to_numpy() - 1
-        con.register("new_runs", runs)
-        try:
-            con.execute("INSERT INTO availability_runs SELECT equipment_id, state, start_time, last_time, "
-                        "CASE WHEN next_time < 0 THEN NULL ELSE next_time END, samples FROM new_runs")
-        finally:
-            con.unregister("new_runs")
-
     # -- reading -----------------------------------------------------------------------
 
     def _series_frame(self, con: duckdb.DuckDBPyConnection, equipment_ids: Sequence[str] | None,
@@ -405,7 +318,7 @@ class EmbeddedStore:
                 ).df()
             finally:
                 con.unregister("selected_series")
-            return _points_with_series(points, series)
+            return points_with_series(points, series)
         return self._read(run)
 
     def aggregate(self, selection: Selection, every: timedelta | None = None,
@@ -471,7 +384,7 @@ class EmbeddedStore:
                         "ORDER BY series_id", [before_ns]).df()
                 finally:
                     con.unregister("selected_series")
-            return _points_with_series(points, series)
+            return points_with_series(points, series)
         return self._read(run)
 
     def equipment_ids(self) -> list[str]:
@@ -525,7 +438,7 @@ class EmbeddedStore:
                         changed = series.loc[series["metric_type"] == AVAILABILITY, ["equipment_id"]].drop_duplicates()
                         if not changed.empty:
                             changed = changed.assign(from_time=selection.start_ns)
-                            self._rebuild_runs(con, changed)
+                            rebuild_runs(con, changed, self.run_gap_ns)
                     con.execute("COMMIT")
                 except BaseException:
                     con.execute("ROLLBACK")
@@ -546,70 +459,3 @@ class EmbeddedStore:
         return Health(ok=True, backend=self.backend, location=str(self.path), version=duckdb.__version__,
                       message="ok", details={"series": facts[0], "points": int(facts[1]), "equipment": facts[2],
                                              "file_bytes": size})
-
-
-def _sorted_unique_points(series_ids: np.ndarray, times: np.ndarray, values: np.ndarray) -> pd.DataFrame:
-    """Points sorted by (series, time), keeping the last of duplicates (last write wins)."""
-    order = np.argsort(series_ids, kind="stable")
-    sid, t, v = series_ids[order], times[order], values[order]
-    same_series = sid[1:] == sid[:-1]
-    if not np.all(~same_series | (t[1:] >= t[:-1])):
-        order = np.lexsort((np.arange(len(t)), t, sid))  # stable by input position
-        sid, t, v = sid[order], t[order], v[order]
-        same_series = sid[1:] == sid[:-1]
-    duplicate_of_next = np.append(same_series & (t[1:] == t[:-1]), False)
-    if duplicate_of_next.any():
-        keep = ~duplicate_of_next
-        sid, t, v = sid[keep], t[keep], v[keep]
-    return pd.DataFrame({"series_id": sid, "time": t, "value": v})
-
-
-def _check_availability_values(frame: pd.DataFrame) -> None:
-    is_availability = (frame["metric_type"] == AVAILABILITY).to_numpy()
-    if is_availability.any():
-        values = frame["value"].to_numpy()[is_availability]
-        bad = (values != 0) & (values != 1)
-        if bad.any():
-            row = int(np.flatnonzero(is_availability)[np.flatnonzero(bad)[0]])
-            raise ValidationError(
-                f"availability values must be 1 (available) or 0 (unavailable); got {values[bad][0]!r} in row {row}.",
-                field="value", value=values[bad][0],
-            )
-
-
-def _factorize_series(frame: pd.DataFrame, tag_columns: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """Per row, the index of its series among the distinct (equipment, metric, tags) combinations."""
-    columns = ["equipment_id", "metric_type", *tag_columns]
-    codes = np.zeros(len(frame), dtype="int64")
-    for column in columns:
-        cat = frame[column].cat
-        codes = codes * (len(cat.categories) + 1) + (cat.codes.to_numpy().astype("int64") + 1)
-    combo_codes, uniques = pd.factorize(codes)
-    first_rows = pd.Series(np.arange(len(frame))).groupby(combo_codes).first().to_numpy()
-    sample = frame.iloc[first_rows]
-    tags = [
-        {k: v for k, v in zip(tag_columns, row) if isinstance(v, str)}
-        for row in (sample[tag_columns].astype(object).itertuples(index=False, name=None) if tag_columns
-                    else [()] * len(sample))
-    ]
-    combos = pd.DataFrame({
-        "equipment_id": sample["equipment_id"].astype(str).to_numpy(),
-        "metric_type": sample["metric_type"].astype(str).to_numpy(),
-        "tags": tags,
-    })
-    return combo_codes, combos
-
-
-def _points_with_series(points: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
-    """Raw (series_id, time, value) rows to the public points frame."""
-    lookup = series.set_index("series_id")
-    position = lookup.index.get_indexer(points["series_id"])
-    tags = np.empty(len(lookup), dtype=object)
-    tags[:] = [json.loads(t) for t in lookup["tags"]]
-    return pd.DataFrame({
-        "time": pd.to_datetime(points["time"].to_numpy("int64"), utc=True),
-        "equipment_id": lookup["equipment_id"].to_numpy(dtype=object)[position],
-        "metric_type": lookup["metric_type"].to_numpy(dtype=object)[position],
-        "value": points["value"].to_numpy("float64"),
-        "tags": tags[position],
-    })

@@ -1,0 +1,79 @@
+"""Frame helpers of the embedded store: series factorization, ordering and
+de-duplication of points, and the public shape of query results."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ValidationError
+from ..schema import AVAILABILITY
+
+
+def sorted_unique_points(series_ids: np.ndarray, times: np.ndarray, values: np.ndarray) -> pd.DataFrame:
+    """Points sorted by (series, time), keeping the last of duplicates (last write wins)."""
+    order = np.argsort(series_ids, kind="stable")
+    sid, t, v = series_ids[order], times[order], values[order]
+    same_series = sid[1:] == sid[:-1]
+    if not np.all(~same_series | (t[1:] >= t[:-1])):
+        order = np.lexsort((np.arange(len(t)), t, sid))  # stable by input position
+        sid, t, v = sid[order], t[order], v[order]
+        same_series = sid[1:] == sid[:-1]
+    duplicate_of_next = np.append(same_series & (t[1:] == t[:-1]), False)
+    if duplicate_of_next.any():
+        keep = ~duplicate_of_next
+        sid, t, v = sid[keep], t[keep], v[keep]
+    return pd.DataFrame({"series_id": sid, "time": t, "value": v})
+
+
+def check_availability_values(frame: pd.DataFrame) -> None:
+    is_availability = (frame["metric_type"] == AVAILABILITY).to_numpy()
+    if is_availability.any():
+        values = frame["value"].to_numpy()[is_availability]
+        bad = (values != 0) & (values != 1)
+        if bad.any():
+            row = int(np.flatnonzero(is_availability)[np.flatnonzero(bad)[0]])
+            raise ValidationError(
+                f"availability values must be 1 (available) or 0 (unavailable); got {values[bad][0]!r} in row {row}.",
+                field="value", value=values[bad][0],
+            )
+
+
+def factorize_series(frame: pd.DataFrame, tag_columns: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Per row, the index of its series among the distinct (equipment, metric, tags) combinations."""
+    columns = ["equipment_id", "metric_type", *tag_columns]
+    codes = np.zeros(len(frame), dtype="int64")
+    for column in columns:
+        cat = frame[column].cat
+        codes = codes * (len(cat.categories) + 1) + (cat.codes.to_numpy().astype("int64") + 1)
+    combo_codes, uniques = pd.factorize(codes)
+    first_rows = pd.Series(np.arange(len(frame))).groupby(combo_codes).first().to_numpy()
+    sample = frame.iloc[first_rows]
+    tags = [
+        {k: v for k, v in zip(tag_columns, row) if isinstance(v, str)}
+        for row in (sample[tag_columns].astype(object).itertuples(index=False, name=None) if tag_columns
+                    else [()] * len(sample))
+    ]
+    combos = pd.DataFrame({
+        "equipment_id": sample["equipment_id"].astype(str).to_numpy(),
+        "metric_type": sample["metric_type"].astype(str).to_numpy(),
+        "tags": tags,
+    })
+    return combo_codes, combos
+
+
+def points_with_series(points: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
+    """Raw (series_id, time, value) rows to the public points frame."""
+    lookup = series.set_index("series_id")
+    position = lookup.index.get_indexer(points["series_id"])
+    tags = np.empty(len(lookup), dtype=object)
+    tags[:] = [json.loads(t) for t in lookup["tags"]]
+    return pd.DataFrame({
+        "time": pd.to_datetime(points["time"].to_numpy("int64"), utc=True),
+        "equipment_id": lookup["equipment_id"].to_numpy(dtype=object)[position],
+        "metric_type": lookup["metric_type"].to_numpy(dtype=object)[position],
+        "value": points["value"].to_numpy("float64"),
+        "tags": tags[position],
+    })
