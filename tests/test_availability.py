@@ -144,3 +144,16 @@ def test_invariants(tmp_path_factory, samples, cut, staleness):
     daily = svc.fleet_availability(T0, end, ["EQ-1"], freq="1h")
     assert daily["uptime_s"].sum() == pytest.approx(whole.uptime_s)
     assert daily["downtime_s"].sum() == pytest.approx(whole.downtime_s)
+
+
+def test_analytics_refuse_bad_options(embedded_store):
+    embedded_store.write_frame(points_frame("EQ-1", "availability", [0], [1]))
+    svc = service(embedded_store)
+    with pytest.raises(ValidationError, match="freq must be a duration"):
+        svc.fleet_availability(T0, W_END, freq="daily")
+    with pytest.raises(ValidationError, match="staleness must be a positive timedelta"):
+        EquipmentAnalyticsService(embedded_store, staleness=timedelta(0))
+    with pytest.raises(ValidationError, match="equipment_ids must be a string or a list of strings"):
+        embedded_store.query(__import__("vigileos_analytics").Selection(T0, W_END, equipment_ids=[1, 2]))
+    with pytest.raises(ValidationError, match="maintenance"):
+        svc.calculate_availability("EQ-1", T0, W_END, maintenance_windows=[(W_END, T0)])

@@ -330,7 +330,13 @@ def _explicit_windows(windows: Sequence[tuple[datetime, datetime]] | pd.DataFram
         ends = [to_utc(e, "maintenance end") for e in frame["end"]]
         eq = frame["equipment_id"].tolist()
     else:
-        pairs = [validate_range(s, e) for s, e in windows]
+        pairs = []
+        for number, (s, e) in enumerate(windows, start=1):
+            try:
+                pairs.append(validate_range(s, e))
+            except ValidationError as exc:
+                raise ValidationError(f"maintenance window {number}: {exc}", field="maintenance_windows",
+                                      value=(s, e)) from exc
         eq = [e for e in ids for _ in pairs]
         starts = [p[0] for _ in ids for p in pairs]
         ends = [p[1] for _ in ids for p in pairs]

@@ -21,6 +21,8 @@ _COMMANDS = (
     (".admin", ("check", "config")),
     (".report", ("report",)),
     (".dashboard", ("dashboard",)),
+    (".alerts", ("alerts",)),
+    (".predict", ("predict",)),
 )
 
 
