@@ -32,10 +32,16 @@ def empty_intervals() -> pd.DataFrame:
     )
 
 
-def dedupe_stream(equipment: np.ndarray, times: np.ndarray, values: np.ndarray) -> pd.DataFrame:
+def dedupe_stream(equipment, times: np.ndarray, values: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Sort samples by equipment and time; several samples at one instant keep the
-    lowest state (unavailable wins: the conservative reading)."""
-    codes, uniques = pd.factorize(equipment, sort=True)
+    lowest state (unavailable wins: the conservative reading).
+
+    ``equipment`` may be any array of ids (a ``pandas.Categorical`` is fastest).
+    Returns (equipment codes, equipment labels, times, states).
+    """
+    codes, labels = pd.factorize(equipment, sort=True)
+    labels = np.asarray(labels, dtype=object)
     states = (np.asarray(values) >= 0.5).astype("int8")
     times = np.asarray(times, dtype="int64")
     in_order = len(times) < 2 or bool(np.all(
@@ -46,11 +52,13 @@ def dedupe_stream(equipment: np.ndarray, times: np.ndarray, values: np.ndarray) 
         first = np.ones(len(times), dtype=bool)
         first[1:] = (codes[1:] != codes[:-1]) | (times[1:] != times[:-1])
         codes, times, states = codes[first], times[first], states[first]
-    return pd.DataFrame({"equipment_id": np.asarray(uniques, dtype=object)[codes], "time": times, "state": states})
+    return codes, labels, times, states
 
 
-def build_runs(equipment: np.ndarray, times: np.ndarray, states: np.ndarray, gap_ns: int) -> pd.DataFrame:
-    """Runs of equal state from samples sorted by (equipment, time), deduplicated.
+def build_runs(codes: np.ndarray, labels: np.ndarray, times: np.ndarray, states: np.ndarray,
+               gap_ns: int) -> pd.DataFrame:
+    """Runs of equal state from samples sorted by (equipment, time), deduplicated
+    (the output of :func:`dedupe_stream`).
 
     A new run starts at a new equipment, a change of state, or a gap > ``gap_ns``.
     ``next_time`` is the first sample after the run of the same equipment (or -1).
@@ -61,7 +69,7 @@ def build_runs(equipment: np.ndarray, times: np.ndarray, states: np.ndarray, gap
             {"equipment_id": "object", "state": "int8"}
         )
     same_eq = np.zeros(n, dtype=bool)
-    same_eq[1:] = equipment[1:] == equipment[:-1]
+    same_eq[1:] = codes[1:] == codes[:-1]
     breaks = ~same_eq
     breaks[1:] |= states[1:] != states[:-1]
     breaks[1:] |= (times[1:] - times[:-1]) > gap_ns
@@ -74,7 +82,7 @@ def build_runs(equipment: np.ndarray, times: np.ndarray, states: np.ndarray, gap
     next_time[has_next] = times[next_index[has_next]]
     return pd.DataFrame(
         {
-            "equipment_id": equipment[starts],
+            "equipment_id": labels[codes[starts]],
             "state": states[starts].astype("int8"),
             "start_time": times[starts].astype("int64"),
             "last_time": times[ends].astype("int64"),
@@ -120,10 +128,8 @@ def intervals_from_samples(samples: pd.DataFrame, start_ns: int, end_ns: int, st
     """
     if samples.empty:
         return empty_intervals()
-    stream = dedupe_stream(samples["equipment_id"].to_numpy(), samples["time"].to_numpy("int64"), samples["value"].to_numpy())
-    equipment = stream["equipment_id"].to_numpy()
-    times = stream["time"].to_numpy("int64")
-    states = stream["state"].to_numpy()
+    stream = dedupe_stream(samples["equipment_id"].to_numpy(), samples["time"].to_numpy("int64"),
+                           samples["value"].to_numpy())
     # The runs of a gap of 0 are the samples themselves, so one code path serves both.
-    runs = build_runs(equipment, times, states, gap_ns=0)
+    runs = build_runs(*stream, gap_ns=0)
     return intervals_from_runs(runs, start_ns, end_ns, staleness_ns)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from ..intervals import build_runs, dedupe_stream
 from ..schema import AVAILABILITY
@@ -79,14 +80,13 @@ def rebuild_runs(con: duckdb.DuckDBPyConnection, changed: pd.DataFrame, run_gap_
         parts.append(pd.DataFrame({"equipment_id": with_anchor["equipment_id"].to_numpy(),
                                    "time": with_anchor["anchor_last"].astype("int64").to_numpy(),
                                    "value": with_anchor["anchor_state"].astype("float64").to_numpy()}))
-    samples = pd.concat([p for p in parts if not p.empty], ignore_index=True) if any(
-        not p.empty for p in parts) else None
-    if samples is None:
+    parts = [p for p in parts if not p.empty]
+    if not parts:
         return
-    stream = dedupe_stream(samples["equipment_id"].to_numpy(), samples["time"].to_numpy("int64"),
-                           samples["value"].to_numpy())
-    runs = build_runs(stream["equipment_id"].to_numpy(), stream["time"].to_numpy("int64"),
-                      stream["state"].to_numpy(), run_gap_ns)
+    equipment = union_categoricals([pd.Categorical(p["equipment_id"]) for p in parts], ignore_order=True)
+    stream = dedupe_stream(equipment, np.concatenate([p["time"].to_numpy("int64") for p in parts]),
+                           np.concatenate([p["value"].to_numpy("float64") for p in parts]))
+    runs = build_runs(*stream, gap_ns=run_gap_ns)
     # Merge each rebuilt first run with the unaffected run it continues.
     first = ~runs["equipment_id"].duplicated()
     anchored = anchors.dropna(subset=["anchor_start"]).set_index("equipment_id")

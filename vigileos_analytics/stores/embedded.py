@@ -216,7 +216,7 @@ class EmbeddedStore:
         if is_availability.any():
             written = frame.loc[is_availability, ["equipment_id", "time", "value"]]
             refresh_runs_after_write(con, pd.DataFrame({
-                "equipment_id": written["equipment_id"].astype(str).to_numpy(),
+                "equipment_id": written["equipment_id"].array,
                 "time": written["time"].to_numpy("datetime64[ns]").view("int64"),
                 "value": written["value"].to_numpy(),
             }), self.run_gap_ns)
@@ -228,7 +228,7 @@ class EmbeddedStore:
         existing = dict(con.execute(
             "SELECT series_key, series_id FROM series WHERE series_key IN (SELECT unnest($1))", [keys]
         ).fetchall())
-        next_id = con.execute("SELECT coalesce(max(series_id), 0) + 1 FROM series").fetchone()[0]
+        next_id = con.execute("SELECT coalesce(max(series_id), 0) + 1 FROM series").fetchall()[0][0]
         new_series, new_tags, ids = [], [], []
         for key, eq, metric, tags in zip(keys, combos["equipment_id"], combos["metric_type"], combos["tags"]):
             sid = existing.get(key)
@@ -238,12 +238,18 @@ class EmbeddedStore:
                 new_series.append((sid, key, eq, metric, json.dumps(tags, sort_keys=True)))
                 new_tags.extend((sid, k, v) for k, v in tags.items())
             ids.append(sid)
-        if new_series:
-            con.executemany(
-                "INSERT INTO series VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, 0)", new_series
-            )
-        if new_tags:
-            con.executemany("INSERT INTO series_tags VALUES (?, ?, ?)", new_tags)
+        # Bulk inserts through a registered frame: executemany costs a round trip per row.
+        for table, rows, columns, values in (
+            ("series", new_series, ["series_id", "series_key", "equipment_id", "metric_type", "tags"],
+             "series_id, series_key, equipment_id, metric_type, tags, NULL, NULL, NULL, 0"),
+            ("series_tags", new_tags, ["series_id", "key", "value"], "series_id, key, value"),
+        ):
+            if rows:
+                con.register("new_rows", pd.DataFrame(rows, columns=columns))
+                try:
+                    con.execute(f"INSERT INTO {table} SELECT {values} FROM new_rows")
+                finally:
+                    con.unregister("new_rows")
         return np.asarray(ids, dtype="int64")
 
     def _update_series_facts(self, con: duckdb.DuckDBPyConnection, stats: pd.DataFrame, recount: list[int]) -> None:
@@ -432,7 +438,7 @@ class EmbeddedStore:
                     deleted = con.execute(
                         "DELETE FROM points WHERE series_id IN (SELECT unnest($1)) AND time >= $2 AND time < $3",
                         [ids, selection.start_ns, selection.end_ns],
-                    ).fetchone()[0] if ids else 0
+                    ).fetchall()[0][0] if ids else 0
                     if deleted:
                         self._recount_series(con, ids)
                         changed = series.loc[series["metric_type"] == AVAILABILITY, ["equipment_id"]].drop_duplicates()
@@ -451,7 +457,7 @@ class EmbeddedStore:
         try:
             facts = self._read(lambda con: con.execute(
                 "SELECT count(*), coalesce(sum(points), 0), count(DISTINCT equipment_id) FROM series WHERE points > 0"
-            ).fetchone())
+            ).fetchall()[0])
         except (QueryError, StoreConnectionError) as exc:
             return Health(ok=False, backend=self.backend, location=str(self.path), version=duckdb.__version__,
                           message=str(exc))
