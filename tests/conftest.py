@@ -23,7 +23,7 @@ SMALL_FLEET = FleetSpec(equipment=6, days=10, end=FLEET_END, seed=7)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No INFLUXDB_* / VIGILEOS_* variable leaks in, and no .env is read from the checkout."""
     for name in list(os.environ):
-        if name.startswith(("INFLUXDB_", "VIGILEOS_")) and name != "VIGILEOS_TEST_INFLUXDB2_URL":
+        if name.startswith(("INFLUXDB_", "VIGILEOS_")) and not name.startswith("VIGILEOS_TEST_"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 

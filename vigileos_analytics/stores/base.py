@@ -16,8 +16,8 @@ Frames returned by a store use these columns:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -99,6 +99,15 @@ class Health:
     version: str = ""
     message: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+
+
+class NoSessionNeeded:
+    """Mixin for backends whose requests share nothing worth holding: ``session()``
+    is a no-op that keeps the protocol whole."""
+
+    @contextmanager
+    def session(self) -> Iterator[Any]:
+        yield self
 
 
 @runtime_checkable

@@ -1,0 +1,60 @@
+"""docker-compose.yml is validated, not started (no Docker engine here): every
+variable it uses is documented in .env.example, and no secret has a default."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-?][^}]*)?\}")
+SECRETS = {"INFLUXDB_ADMIN_PASSWORD", "INFLUXDB_TOKEN", "JUPYTER_TOKEN"}
+
+
+def _compose_text() -> str:
+    """The compose file without its comment lines (compose interpolates only the rest)."""
+    lines = (ROOT / "docker-compose.yml").read_text().splitlines()
+    return "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+
+
+def _documented() -> dict[str, str]:
+    pairs = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def test_compose_file_parses_and_has_the_three_services():
+    compose = yaml.safe_load(_compose_text())
+    assert set(compose["services"]) == {"influxdb", "jupyterlab", "voila"}
+    assert compose["services"]["influxdb"]["image"] == "influxdb:2.7"
+    assert compose["services"]["influxdb"]["environment"]["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
+    assert all("healthcheck" in service for service in compose["services"].values())
+    assert compose["services"]["jupyterlab"]["build"] == "."
+    assert (ROOT / "Dockerfile").is_file()
+
+
+def test_every_variable_is_documented_in_env_example():
+    used = {match.group(1) for match in _VARIABLE.finditer(_compose_text())}
+    missing = used - set(_documented())
+    assert not missing, f"document {sorted(missing)} in .env.example"
+
+
+def test_every_documented_variable_has_a_comment():
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    for index, line in enumerate(lines):
+        if line.strip() and not line.startswith("#"):
+            above = [text for text in lines[max(0, index - 3):index] if text.startswith("#")]
+            assert above, f"{line.split('=')[0]} in .env.example has no comment above it"
+
+
+def test_secrets_have_no_default_and_are_required():
+    for match in _VARIABLE.finditer(_compose_text()):
+        name, modifier = match.group(1), match.group(2) or ""
+        if name in SECRETS:
+            assert modifier.startswith(":?"), f"${{{name}}} must be written ${{{name}:?message}}"
+    assert all(_documented()[name] == "" for name in SECRETS)

@@ -1,0 +1,373 @@
+"""The InfluxDB 2.x store: ``influxdb-client``, Flux queries, batching writes.
+
+URL: ``influxdb2+http(s)://host:8086?option=value`` with ``INFLUXDB_TOKEN``,
+``INFLUXDB_ORG`` and ``INFLUXDB_BUCKET``. Options: ``timeout`` (10s), ``verify``
+(true), ``batch_size`` (10000 points per request), ``spool`` (folder, or ``off``),
+``spool_max`` (1GiB), as for :mod:`.influxql`.
+
+Writes: the frame is encoded once to line protocol (:mod:`.lineprotocol`) and
+handed to the client's batching ``WriteApi`` one request body at a time. Its
+errors are never silent: the success, error and retry callbacks are wired; a batch
+the server could not take because it was down (connection error, 5xx, 429 after
+the client's own retries) goes to the outage spool; any other refusal is kept
+and raised as ``WriteError`` with the points concerned. ``write_frame`` returns
+only after its batches are settled: the client's ``flush()`` is a no-op, so the
+store closes the ``WriteApi`` (which waits for every pending batch) and opens a
+new one.
+
+Queries are Flux built by :mod:`.flux`; results are read as annotated CSV with
+pandas (``query_raw``): on 30 days of 1-minute points (43,200 rows) that was 2.5x
+faster than the client's ``query_data_frame`` in bench/bench_influx.py.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import pandas as pd
+
+from ..config import Settings
+from ..errors import ConfigurationError, QueryError, StoreConnectionError, ValidationError, WriteError
+from ..intervals import intervals_from_samples
+from ..schema import AVAILABILITY, MEASUREMENT, Point, normalize_points_frame, points_to_frame, to_ns
+from ..timeparse import parse_duration
+from . import flux
+from .base import AGGREGATE_FUNCTIONS, Health, NoSessionNeeded, Selection, WriteResult
+from .influx_common import check_availability_values, count_series, empty_points, literal_filters, points_from_series
+from .lineprotocol import encode_lines
+from .spool import DEFAULT_MAX_BYTES, Spool
+
+logger = logging.getLogger(__name__)
+
+_OPTIONS = {"timeout", "verify", "batch_size", "spool", "spool_max"}
+
+
+def predicate_string(value: str) -> str:
+    """A string in a /api/v2/delete predicate (not Flux: no interpolation there)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for outages (connection errors, timeouts, 5xx, 429), False for refusals."""
+    status = getattr(exc, "status", None)
+    if isinstance(status, int):
+        return status >= 500 or status == 429
+    return True  # urllib3 / socket errors carry no status: the server was not reached
+
+
+class _Settled:
+    """The client's write callbacks: what succeeded, what was spooled, what was refused."""
+
+    def __init__(self, spool: Spool | None) -> None:
+        self.spool = spool
+        self.refused: list[tuple[bytes, BaseException]] = []
+        self.lock = threading.Lock()
+
+    def success(self, conf: Any, data: Any) -> None:
+        logger.debug("InfluxDB 2 batch written (%d bytes).", len(data))
+
+    def retry(self, conf: Any, data: Any, exc: BaseException) -> None:
+        logger.warning("InfluxDB 2 write retried after: %s", exc)
+
+    def error(self, conf: Any, data: Any, exc: BaseException) -> None:
+        body = data if isinstance(data, bytes) else str(data).encode()
+        with self.lock:
+            if self.spool is not None and is_retryable(exc):
+                try:
+                    self.spool.append(body, body.count(b"\n") or 1)
+                    return
+                except WriteError as spool_exc:
+                    exc = spool_exc
+            self.refused.append((body, exc))
+
+
+class Influx2Store(NoSessionNeeded):
+    """Metrics in an InfluxDB 2.x bucket. See the module docstring."""
+
+    backend = "influxdb2"
+
+    def __init__(self, url: str, *, token: str, org: str, bucket: str, timeout_s: float = 10.0,
+                 verify: bool | str = True, batch_size: int = 10_000, spool: Spool | None = None) -> None:
+        from influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
+        if not token or not org or not bucket:
+            raise ConfigurationError("The InfluxDB 2 store needs INFLUXDB_TOKEN, INFLUXDB_ORG and INFLUXDB_BUCKET; "
+                                     f"missing: {[n for n, v in (('token', token), ('org', org), ('bucket', bucket)) if not v]}.")
+        self.url, self.org, self.bucket, self.batch_size, self.spool = url, org, bucket, batch_size, spool
+        self._client = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout_s * 1000),
+                                      verify_ssl=verify is not False, ssl_ca_cert=verify if isinstance(verify, str) else None)
+        self._sync = self._client.write_api(write_options=SYNCHRONOUS)
+        self._settled = _Settled(spool)
+        self._write_api = self._new_write_api()
+
+    def __repr__(self) -> str:
+        return f"Influx2Store({self.url!r}, org={self.org!r}, bucket={self.bucket!r})"
+
+    def _new_write_api(self):
+        from influxdb_client import WriteOptions
+
+        options = WriteOptions(batch_size=1, flush_interval=1_000, max_retries=2, retry_interval=1_000,
+                               max_retry_delay=5_000, max_retry_time=15_000)
+        return self._client.write_api(write_options=options, success_callback=self._settled.success,
+                                      error_callback=self._settled.error, retry_callback=self._settled.retry)
+
+    def flush(self) -> None:
+        """Wait until every batch handed to the client is written, spooled or refused."""
+        self._write_api.close()  # the client's flush() does nothing; close() drains the queue
+        self._write_api = self._new_write_api()
+
+    # -- writing ------------------------------------------------------------------------
+
+    def write_points(self, points: Iterable[Point]) -> WriteResult:
+        points = list(points)
+        if not all(isinstance(p, Point) for p in points):
+            raise ValidationError("write_points takes Point objects.", field="points")
+        return self.write_frame(points_to_frame(points)) if points else WriteResult(0, 0)
+
+    def write_frame(self, frame: pd.DataFrame) -> WriteResult:
+        frame = normalize_points_frame(frame)
+        if frame.empty:
+            return WriteResult(0, 0)
+        check_availability_values(frame)
+        lines = encode_lines(frame)
+        if self.spool is not None and self.spool and not self.replay_spool(raise_errors=False):
+            for start, stop in lines.batches(self.batch_size):  # keep the order: behind what waits
+                self.spool.append(lines.body(start, stop), stop - start)
+            return WriteResult(points=len(frame), series=count_series(frame))
+        for start, stop in lines.batches(self.batch_size):
+            self._write_api.write(bucket=self.bucket, org=self.org, record=lines.body(start, stop),
+                                  write_precision="ns")
+        self.flush()
+        refused, self._settled.refused = self._settled.refused, []
+        if refused:
+            raise WriteError(
+                f"InfluxDB 2 at {self.url} refused {len(refused)} batch(es) of this write: {refused[0][1]}",
+                unwritten=_frame_of_bodies([body for body, _ in refused], frame, self.batch_size), written=0,
+            ) from refused[0][1]
+        return WriteResult(points=len(frame), series=count_series(frame))
+
+    def replay_spool(self, raise_errors: bool = True) -> bool:
+        """Post what the spool holds, oldest first. True when it is now empty."""
+        if self.spool is None or not self.spool:
+            return True
+
+        def send(body: bytes) -> None:
+            self._sync.write(bucket=self.bucket, org=self.org, record=body, write_precision="ns")
+
+        try:
+            self.spool.replay(send)
+        except Exception as exc:  # the client raises ApiException, urllib3 and socket errors
+            if is_retryable(exc) and not raise_errors:
+                return False
+            raise StoreConnectionError(f"The spool {self.spool.directory} could not be replayed to {self.url}: "
+                                       f"{exc}") from exc
+        return True
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _tables(self, query: str) -> list[pd.DataFrame]:
+        """Run Flux; one DataFrame per result table (annotated CSV read by pandas)."""
+        from influxdb_client.rest import ApiException
+
+        self.replay_spool(raise_errors=False)
+        try:
+            text = self._client.query_api().query_raw(query, org=self.org).data.decode()
+        except ApiException as exc:
+            raise QueryError(f"InfluxDB 2 at {self.url} refused the query ({exc.status}): {exc.body}\n{query}") from exc
+        except Exception as exc:  # urllib3 connection errors
+            raise StoreConnectionError(f"Cannot reach InfluxDB 2 at {self.url}: {exc}. Is it running? "
+                                       "Try `vigileos check`.") from exc
+        return read_annotated_csv(text)
+
+    def query(self, selection: Selection) -> pd.DataFrame:
+        filters = literal_filters(selection.equipment_ids, selection.metric_types, selection.tags)
+        if filters is None:
+            return empty_points()
+        return _points(self._tables(flux.raw_query(self.bucket, selection.start_ns, selection.end_ns, filters)))
+
+    def aggregate(self, selection: Selection, every: timedelta | None = None,
+                  functions: Sequence[str] = AGGREGATE_FUNCTIONS) -> pd.DataFrame:
+        every_ns = None if every is None else int(every.total_seconds() * 1e9)
+        columns = ["equipment_id", "metric_type"] + (["time"] if every is not None else []) + list(functions)
+        filters = literal_filters(selection.equipment_ids, selection.metric_types, selection.tags)
+        query = flux.aggregate_query(self.bucket, selection.start_ns, selection.end_ns,
+                                     filters or literal_filters(None, None), functions, every_ns)
+        if filters is None:
+            return pd.DataFrame({c: [] for c in columns})
+        tables = [t for t in self._tables(query) if not t.empty]
+        if not tables:
+            return pd.DataFrame({c: [] for c in columns})
+        frame = pd.concat(tables, ignore_index=True).rename(columns={"_time": "time"})
+        if every is not None:
+            frame["time"] = pd.to_datetime(frame["time"], utc=True).astype("datetime64[ns, UTC]")
+        if "count" in frame:
+            frame["count"] = frame["count"].astype("int64")
+        order = ["equipment_id", "metric_type"] + (["time"] if every is not None else [])
+        return frame[columns].sort_values(order, kind="stable").reset_index(drop=True)
+
+    def latest(self, equipment_ids: Sequence[str] | None = None, metric_types: Sequence[str] | None = None,
+               before: datetime | None = None) -> pd.DataFrame:
+        filters = literal_filters(equipment_ids, metric_types)
+        if filters is None:
+            return empty_points()
+        before_ns = to_ns(before, "before") if before is not None else None
+        frame = _points(self._tables(flux.latest_query(self.bucket, filters, before_ns)))
+        return frame.sort_values(["equipment_id", "metric_type"], kind="stable").reset_index(drop=True)
+
+    def equipment_ids(self) -> list[str]:
+        tables = self._tables(flux.equipment_ids_query(self.bucket))
+        return sorted({v for t in tables if "_value" in t for v in t["_value"].astype(str)})
+
+    def availability_intervals(self, start: datetime, end: datetime, staleness: timedelta,
+                               equipment_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        window = Selection(start, end, equipment_ids=equipment_ids)
+        staleness_ns = int(staleness.total_seconds() * 1e9)
+        if staleness_ns <= 0:
+            raise ValidationError(f"staleness must be positive; got {staleness!r}.", field="staleness", value=staleness)
+        samples = self.query(Selection(window.start - staleness, window.end, equipment_ids=equipment_ids,
+                                       metric_types=(AVAILABILITY,)))
+        return intervals_from_samples(pd.DataFrame({
+            "equipment_id": samples["equipment_id"].astype(str).to_numpy(),
+            "time": samples["time"].to_numpy("datetime64[ns]").view("int64"),
+            "value": samples["value"].to_numpy(),
+        }), window.start_ns, window.end_ns, staleness_ns)
+
+    def delete(self, selection: Selection) -> int:
+        """Delete through /api/v2/delete. Its predicates know no OR: one call per
+        (equipment, metric) pair of the selection. Returns the points counted first."""
+        filters = literal_filters(selection.equipment_ids, selection.metric_types, selection.tags)
+        if filters is None:
+            return 0
+        tables = self._tables(flux.count_query(self.bucket, selection.start_ns, selection.end_ns, filters))
+        total = int(sum(t["_value"].sum() for t in tables if "_value" in t))
+        if not total:
+            return 0
+        base = [f"_measurement={predicate_string(MEASUREMENT)}"] + [
+            f"{key}={predicate_string(value)}" for key, value in filters.tags]
+        for eq in filters.equipment_ids or (None,):
+            for metric in filters.metric_types or (None,):
+                parts = base + ([f"equipment_id={predicate_string(eq)}"] if eq is not None else []) + (
+                    [f"metric_type={predicate_string(metric)}"] if metric is not None else [])
+                self._client.delete_api().delete(
+                    pd.Timestamp(selection.start_ns, unit="ns", tz="UTC").to_pydatetime(),
+                    pd.Timestamp(selection.end_ns - 1, unit="ns", tz="UTC").to_pydatetime(),
+                    " AND ".join(parts), bucket=self.bucket, org=self.org)
+        return total
+
+    def health(self) -> Health:
+        try:
+            ping = self._client.ping()
+            version = self._client.version() if ping else ""
+            bucket = self._client.buckets_api().find_bucket_by_name(self.bucket) if ping else None
+        except Exception as exc:  # the client raises ApiException, urllib3 errors
+            return Health(ok=False, backend=self.backend, location=self.url, message=f"{type(exc).__name__}: {exc}")
+        if not ping:
+            return Health(ok=False, backend=self.backend, location=self.url,
+                          message=f"Cannot reach InfluxDB 2 at {self.url}. Is it running? Try `vigileos check`.")
+        if bucket is None:
+            return Health(ok=False, backend=self.backend, location=self.url, version=version,
+                          message=f"The bucket {self.bucket!r} does not exist in the org {self.org!r}, or the token "
+                                  "cannot see it. Check INFLUXDB_BUCKET, INFLUXDB_ORG and the token's rights.")
+        return Health(ok=True, backend=self.backend, location=self.url, version=version, message="ok",
+                      details={"bucket": self.bucket, "org": self.org})
+
+    def close(self) -> None:
+        """Flush pending batches (spooling what the server could not take), then close."""
+        try:
+            self._write_api.close()
+            self.replay_spool(raise_errors=False)
+        finally:
+            self._client.close()
+
+
+def read_annotated_csv(text: str) -> list[pd.DataFrame]:
+    """Flux's annotated CSV (one or more tables, each with #datatype / #group /
+    #default rows and a header) into DataFrames, typed from the #datatype row."""
+    frames = []
+    for block in (b for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()):
+        lines = block.split("\n")
+        datatypes = next((line.split(",") for line in lines if line.startswith("#datatype")), None)
+        body = "\n".join(line for line in lines if not line.startswith("#"))
+        table = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False)
+        if datatypes is not None:
+            for column, kind in zip(table.columns, datatypes):
+                if kind.startswith("dateTime"):
+                    table[column] = pd.to_datetime(table[column], utc=True, format="ISO8601")
+                elif kind in ("double", "long", "unsignedLong"):
+                    table[column] = pd.to_numeric(table[column])
+        if "error" in table.columns and "reference" in table.columns and len(table):
+            raise QueryError(f"InfluxDB 2 reported an error inside the result: {table['error'].iloc[0]}")
+        frames.append(table.drop(columns=[c for c in ("", "Unnamed: 0", "result", "table") if c in table.columns]))
+    return frames
+
+
+def _points(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Raw-point tables (one per series and CSV block) to the public points frame."""
+    blocks = []
+    for table in tables:
+        if table.empty or "_value" not in table:
+            continue
+        tag_columns = [c for c in table.columns if not c.startswith("_")]
+        times = pd.to_datetime(table["_time"], utc=True).astype("datetime64[ns, UTC]").to_numpy("datetime64[ns]")
+        keys = table[tag_columns].astype(str)
+        codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys)) if tag_columns else (
+            np.zeros(len(table), dtype="int64"), [()])
+        for code, key in enumerate(uniques):  # one step per series
+            rows = codes == code
+            blocks.append((dict(zip(tag_columns, key)), times[rows].view("int64"),
+                           table["_value"].to_numpy("float64")[rows]))
+    return points_from_series(blocks)
+
+
+def _frame_of_bodies(bodies: list[bytes], frame: pd.DataFrame, batch_size: int) -> pd.DataFrame:
+    """The rows of ``frame`` whose lines are in ``bodies`` (batches are whole row ranges)."""
+    lines = encode_lines(frame)
+    wanted = set(bodies)
+    keep = np.zeros(len(frame), dtype=bool)
+    for start, stop in lines.batches(batch_size):
+        keep[start:stop] = lines.body(start, stop) in wanted
+    if not keep.any():
+        return frame
+    return frame[keep]
+
+
+def open_influx2_store(url: str, settings: Settings) -> Influx2Store:
+    """Open ``influxdb2+http(s)://host:port`` URLs with the INFLUXDB_* settings."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ConfigurationError(f"The store URL {url!r} names no host; e.g. influxdb2+http://localhost:8086.")
+    if parts.username or parts.password:
+        raise ConfigurationError("Put the InfluxDB token in INFLUXDB_TOKEN, not in the store URL.")
+    query = parse_qs(parts.query)
+    unknown = set(query) - _OPTIONS
+    if unknown:
+        raise ConfigurationError(f"Unknown option(s) {sorted(unknown)} in the store URL; known: {sorted(_OPTIONS)}.")
+    try:
+        timeout = parse_duration(query.get("timeout", ["10s"])[0], "timeout")
+        batch_size = int(query.get("batch_size", ["10000"])[0])
+    except (ValidationError, ValueError) as exc:
+        raise ConfigurationError(f"Bad option in the store URL {url!r}: {exc}") from exc
+    verify_text = query.get("verify", ["true"])[0]
+    verify: bool | str = verify_text if verify_text.lower() not in ("true", "false", "1", "0") else \
+        verify_text.lower() in ("true", "1")
+    spool_text = query.get("spool", [""])[0]
+    spool = None
+    if spool_text.lower() != "off":
+        from .influxql import _parse_size
+
+        folder = Path(spool_text) if spool_text else Path("data") / "spool" / (
+            f"{parts.hostname}_{parts.port or ''}_{settings.influxdb_org}_{settings.influxdb_bucket}".replace("/", "_"))
+        spool = Spool(folder, max_bytes=_parse_size(query["spool_max"][0]) if "spool_max" in query else DEFAULT_MAX_BYTES)
+    base_url = f"{parts.scheme.split('+', 1)[1]}://{parts.netloc}"
+    return Influx2Store(base_url, token=settings.influxdb_token.get(), org=settings.influxdb_org,
+                        bucket=settings.influxdb_bucket, timeout_s=timeout.total_seconds(), verify=verify,
+                        batch_size=batch_size, spool=spool)

@@ -1,0 +1,414 @@
+"""The InfluxQL store: line protocol on ``/write``, InfluxQL on ``/query``.
+
+Speaks to InfluxDB 1.x, to InfluxDB 3 (no Flux there) and to InfluxDB 2.x through
+its v1-compatible API (a bucket with a DBRP mapping; 2.x refuses ``DELETE``
+through that API). URL::
+
+    influxdb1+http://host:8086/DATABASE?option=value&...
+    influxdb3+https://host:8181/DATABASE
+
+The database defaults to ``INFLUXDB_BUCKET``. Credentials never go in the URL:
+``INFLUXDB_USERNAME`` / ``INFLUXDB_PASSWORD`` (HTTP basic auth) or
+``INFLUXDB_TOKEN`` (``Authorization: Token ...``, InfluxDB 2.x and 3). Options:
+
+=================== ========= ==========================================================
+option              default   meaning
+=================== ========= ==========================================================
+create_database     false     create the database (and retention policy) if missing
+retention_policy    (none)    retention policy to write to and read from
+retention           (none)    with create_database: the policy's duration (e.g. 30d)
+timeout             10s       connect and read timeout of every request
+verify              true      verify TLS certificates (false, or a CA bundle path)
+gzip                true      gzip write bodies
+batch_size          10000     points per write request
+spool               (auto)    folder of the outage spool; ``off`` disables it
+spool_max           1GiB      spool size limit (bytes; KiB/MiB/GiB suffixes)
+=================== ========= ==========================================================
+
+Writes: the frame is encoded once (:mod:`.lineprotocol`) and posted in batches
+with ``precision=ns``. When the server is unreachable or answers 5xx / 429, the
+batches not yet written go to the spool (:mod:`.spool`) and are replayed, in
+order, before the next write or read. Every user-given value in a query is a
+bound parameter (``params=``); only numbers this module formats and identifiers
+it validated are part of the query text.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import pandas as pd
+
+from ..config import Settings
+from ..errors import ConfigurationError, QueryError, StoreConnectionError, ValidationError, WriteError
+from ..intervals import intervals_from_samples
+from ..schema import AVAILABILITY, MEASUREMENT, Point, normalize_points_frame, points_to_frame, to_ns
+from ..timeparse import parse_duration
+from .base import AGGREGATE_FUNCTIONS, Health, NoSessionNeeded, Selection, WriteResult
+from .influx_common import (Filters, check_availability_values, count_series, empty_points, literal_filters,
+                            points_from_series)
+from .influxql_http import InfluxHttp, RetryableError
+from .lineprotocol import encode_lines
+from .spool import DEFAULT_MAX_BYTES, Spool
+
+logger = logging.getLogger(__name__)
+
+_IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+_OPTIONS = {"create_database", "retention_policy", "retention", "timeout", "verify", "gzip", "batch_size", "spool",
+            "spool_max"}
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*(|B|KiB|MiB|GiB)\s*$")
+_SIZE_UNITS = {"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+#: InfluxQL for each aggregate function of the protocol.
+_FUNCTIONS = {
+    "count": "count(value)",
+    "mean": "mean(value)",
+    "min": "min(value)",
+    "max": "max(value)",
+    "p95": "percentile(value, 95)",
+    "last": "last(value)",
+}
+
+
+def quote_identifier(name: str, what: str) -> str:
+    """A database or retention policy name, checked and double-quoted for InfluxQL."""
+    if not isinstance(name, str) or not _IDENTIFIER_RE.match(name):
+        raise ConfigurationError(
+            f"The InfluxDB {what} name must be 1 to 128 letters, digits, '_', '.' or '-'; got {name!r}."
+        )
+    return f'"{name}"'
+
+
+def where_clause(start_ns: int, end_ns: int, filters: Filters) -> tuple[str, dict[str, Any]]:
+    """``WHERE`` text with ``$name`` placeholders, and the values to bind to them."""
+    clauses = ["time >= $start", "time < $end"]
+    params: dict[str, Any] = {"start": int(start_ns), "end": int(end_ns)}
+    for column, values, prefix in (("equipment_id", filters.equipment_ids, "e"),
+                                   ("metric_type", filters.metric_types, "m")):
+        if values is not None:
+            names = [f"{prefix}{i}" for i in range(len(values))]
+            params.update(zip(names, values))
+            clauses.append("(" + " OR ".join(f'"{column}" = ${n}' for n in names) + ")")
+    for i, (key, value) in enumerate(filters.tags):
+        params[f"t{i}"] = value
+        clauses.append(f'"{key}" = $t{i}')  # key checked by literal_filters: letters, digits, '_'
+    return " AND ".join(clauses), params
+
+
+class InfluxQLStore(NoSessionNeeded):
+    """Metrics in an InfluxDB database reached over HTTP (``/write``, ``/query``, ``/ping``).
+
+    Aggregation is pushed down to InfluxDB. ``p95`` is InfluxDB's ``PERCENTILE(value,
+    95)``, the *nearest-rank* percentile: the value at rank ceil(0.95 * n) of the
+    sorted window (a value that was actually measured), where the embedded store's
+    DuckDB ``quantile_cont`` interpolates linearly between the two ranks around
+    0.95 * (n - 1). Both lie between the same two neighbouring samples; on few
+    points they can differ by up to the gap between them (for 1..100: 95.0 here,
+    95.05 embedded).
+    """
+
+    backend = "influxql"
+
+    def __init__(self, http: InfluxHttp, database: str, *, retention_policy: str = "", batch_size: int = 10_000,
+                 spool: Spool | None = None, create_database: bool = False,
+                 retention: timedelta | None = None) -> None:
+        self.http = http
+        self.database = database
+        self.retention_policy = retention_policy
+        quote_identifier(database, "database")
+        self._source = (f'{quote_identifier(database, "database")}.{quote_identifier(retention_policy, "retention policy")}.'
+                        if retention_policy else "") + MEASUREMENT
+        if batch_size <= 0:
+            raise ConfigurationError(f"batch_size must be a positive number of points; got {batch_size}.")
+        self.batch_size = batch_size
+        self.spool = spool
+        if create_database:
+            self.create_database(retention)
+
+    def __repr__(self) -> str:
+        return f"InfluxQLStore({self.http.base_url!r}, database={self.database!r})"
+
+    def __enter__(self) -> "InfluxQLStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- administration -----------------------------------------------------------------
+
+    def create_database(self, retention: timedelta | None = None) -> None:
+        """Create the database (no-op when it exists), with the retention policy if one is set."""
+        statement = f"CREATE DATABASE {quote_identifier(self.database, 'database')}"
+        if self.retention_policy and retention is not None:
+            hours = max(1, int(retention.total_seconds() // 3600))
+            statement += f" WITH DURATION {hours}h NAME {quote_identifier(self.retention_policy, 'retention policy')}"
+        self.http.query(statement, database=None, write=True)
+
+    # -- writing ------------------------------------------------------------------------
+
+    def write_points(self, points: Iterable[Point]) -> WriteResult:
+        points = list(points)
+        if not all(isinstance(p, Point) for p in points):
+            raise ValidationError("write_points takes Point objects.", field="points")
+        if not points:
+            return WriteResult(0, 0)
+        return self.write_frame(points_to_frame(points))
+
+    def write_frame(self, frame: pd.DataFrame) -> WriteResult:
+        """Write a points frame; see the module docstring for batching and the spool."""
+        frame = normalize_points_frame(frame)
+        if frame.empty:
+            return WriteResult(0, 0)
+        check_availability_values(frame)
+        lines = encode_lines(frame)
+        written = 0
+        spooling = not self.replay_spool(raise_errors=False)
+        for start, stop in lines.batches(self.batch_size):
+            body = lines.body(start, stop)
+            if not spooling:
+                try:
+                    self._post(body)
+                    written += stop - start
+                    continue
+                except RetryableError as exc:
+                    if self.spool is None:
+                        raise WriteError(
+                            f"{written} of {len(frame)} points were written; the server failed on the rest and no "
+                            f"spool is configured: {exc}", unwritten=frame.iloc[start:], written=written) from exc
+                    logger.warning("InfluxDB at %s failed (%s): spooling writes to %s.", self.http.base_url, exc,
+                                   self.spool.directory)
+                    spooling = True
+                except WriteError as exc:
+                    raise WriteError(f"{written} of {len(frame)} points were written; the rest were refused: {exc}",
+                                     unwritten=frame.iloc[start:], written=written) from exc
+            try:
+                self.spool.append(body, stop - start)
+            except WriteError as exc:
+                raise WriteError(f"{written} of {len(frame)} points were written and {start - written} spooled; "
+                                 f"the rest are in .unwritten. {exc}", unwritten=frame.iloc[start:],
+                                 written=written) from exc
+        return WriteResult(points=len(frame), series=count_series(frame))
+
+    def _post(self, body: bytes) -> None:
+        self.http.write(gzip.compress(body, compresslevel=1) if self.http.gzip else body, database=self.database,
+                        retention_policy=self.retention_policy)
+
+    def replay_spool(self, raise_errors: bool = True) -> bool:
+        """Post what the spool holds, oldest first. True when the spool is now empty.
+
+        A server still down leaves the spool as it is (an error only when
+        ``raise_errors``); a server that refuses a spooled batch outright raises
+        ``WriteError``, as that batch would otherwise block the spool for ever.
+        """
+        if self.spool is None or not self.spool:
+            return True
+        try:
+            self.spool.replay(self._post)
+        except RetryableError as exc:
+            if raise_errors:
+                raise StoreConnectionError(f"The spool {self.spool.directory} could not be replayed: {exc}") from exc
+            return False
+        except WriteError as exc:
+            raise WriteError(
+                f"The server refuses a batch held in the write spool {self.spool.directory}, so the spool cannot be "
+                f"replayed: {exc} Inspect or move that folder aside."
+            ) from exc
+        return True
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _select(self, statement: str, params: dict[str, Any]) -> list[dict]:
+        self.replay_spool(raise_errors=False)
+        return self.http.query(statement, database=self.database, params=params,
+                               retention_policy=self.retention_policy)
+
+    def query(self, selection: Selection) -> pd.DataFrame:
+        filters = literal_filters(selection.equipment_ids, selection.metric_types, selection.tags)
+        if filters is None:
+            return empty_points()
+        where, params = where_clause(selection.start_ns, selection.end_ns, filters)
+        series = self._select(f"SELECT value FROM {self._source} WHERE {where} GROUP BY *", params)
+        return points_from_series([_block(s) for s in series])
+
+    def aggregate(self, selection: Selection, every: timedelta | None = None,
+                  functions: Sequence[str] = AGGREGATE_FUNCTIONS) -> pd.DataFrame:
+        unknown = [f for f in functions if f not in _FUNCTIONS]
+        if unknown or not functions:
+            raise ValidationError(
+                f"aggregate functions must be among {list(_FUNCTIONS)}; got {list(functions)!r}.",
+                field="functions", value=functions,
+            )
+        group = '"equipment_id", "metric_type"'
+        if every is not None:
+            every_ns = int(every.total_seconds() * 1e9)
+            if every_ns <= 0:
+                raise ValidationError(f"every must be positive; got {every!r}.", field="every", value=every)
+            group = f"time({every_ns // 1000}u), " + group if every_ns % 1000 == 0 else f"time({every_ns}ns), " + group
+        columns = ["equipment_id", "metric_type"] + (["time"] if every is not None else []) + list(functions)
+        filters = literal_filters(selection.equipment_ids, selection.metric_types, selection.tags)
+        if filters is None:
+            return pd.DataFrame({c: [] for c in columns})
+        where, params = where_clause(selection.start_ns, selection.end_ns, filters)
+        selected = ", ".join(f"{_FUNCTIONS[f]} AS {f}" for f in functions)
+        series = self._select(f"SELECT {selected} FROM {self._source} WHERE {where} GROUP BY {group} fill(none)",
+                              params)
+        return _aggregate_frame(series, columns, list(functions), windowed=every is not None)
+
+    def latest(self, equipment_ids: Sequence[str] | None = None, metric_types: Sequence[str] | None = None,
+               before: datetime | None = None) -> pd.DataFrame:
+        filters = literal_filters(equipment_ids, metric_types)
+        if filters is None:
+            return empty_points()
+        end_ns = to_ns(before, "before") if before is not None else np.iinfo("int64").max - 1
+        where, params = where_clause(np.iinfo("int64").min + 2, end_ns, filters)
+        series = self._select(f"SELECT last(value) AS value FROM {self._source} WHERE {where} GROUP BY *", params)
+        frame = points_from_series([_block(s) for s in series])
+        return frame.sort_values(["equipment_id", "metric_type"], kind="stable").reset_index(drop=True)
+
+    def equipment_ids(self) -> list[str]:
+        series = self._select(f'SHOW TAG VALUES FROM {self._source} WITH KEY = "equipment_id"', {})
+        return sorted({row[1] for s in series for row in s.get("values") or []})
+
+    def availability_intervals(self, start: datetime, end: datetime, staleness: timedelta,
+                               equipment_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        window = Selection(start, end, equipment_ids=equipment_ids)
+        staleness_ns = int(staleness.total_seconds() * 1e9)
+        if staleness_ns <= 0:
+            raise ValidationError(f"staleness must be positive; got {staleness!r}.", field="staleness", value=staleness)
+        samples = self.query(Selection(window.start - staleness, window.end, equipment_ids=equipment_ids,
+                                       metric_types=(AVAILABILITY,)))
+        return intervals_from_samples(pd.DataFrame({
+            "equipment_id": samples["equipment_id"].astype(str).to_numpy(),
+            "time": samples["time"].to_numpy("datetime64[ns]").view("int64"),
+            "value": samples["value"].to_numpy(),
+        }), window.start_ns, window.end_ns, staleness_ns)
+
+    # -- deleting, health, closing --------------------------------------------------------
+
+    def delete(self, selection: Selection) -> int:
+        """Delete the selected points; returns how many there were (counted just before)."""
+        filters = literal_filters(selection.equipment_ids, selection.metric_types, selection.tags)
+        if filters is None:
+            return 0
+        where, params = where_clause(selection.start_ns, selection.end_ns, filters)
+        counted = self._select(f"SELECT count(value) FROM {self._source} WHERE {where}", params)
+        total = int(sum(row[1] for s in counted for row in s.get("values") or []))
+        if total:
+            self.http.query(f"DELETE FROM {MEASUREMENT} WHERE {where}", database=self.database, params=params,
+                            write=True)
+        return total
+
+    def health(self) -> Health:
+        location = f"{self.http.base_url} database {self.database}"
+        try:
+            version, latency_ms = self.http.ping()
+            databases = self.http.query("SHOW DATABASES", database=None)
+        except (StoreConnectionError, QueryError) as exc:
+            return Health(ok=False, backend=self.backend, location=location, message=str(exc))
+        names = {row[0] for s in databases for row in s.get("values") or []}
+        details: dict[str, Any] = {"latency_ms": round(latency_ms, 1)}
+        if self.spool is not None:
+            state = self.spool.state()
+            details.update(spooled_points=state.points, spool=str(self.spool.directory))
+        if databases and self.database not in names:  # an empty answer: the server cannot list them
+            return Health(ok=False, backend=self.backend, location=location, version=version, details=details,
+                          message=f"The database {self.database!r} does not exist on {self.http.base_url}; create it "
+                                  "(add ?create_database=true to the store URL) or set INFLUXDB_BUCKET.")
+        return Health(ok=True, backend=self.backend, location=location, version=version, message="ok",
+                      details=details)
+
+    def close(self) -> None:
+        """Try once more to empty the spool (it stays on disk otherwise), then close connections."""
+        try:
+            self.replay_spool(raise_errors=False)
+        finally:
+            self.http.close()
+
+
+def _block(series: dict) -> tuple[dict[str, str], np.ndarray, np.ndarray]:
+    values = series.get("values") or []
+    table = pd.DataFrame(values, columns=series["columns"]) if values else None
+    if table is None:
+        return series.get("tags") or {}, np.zeros(0, dtype="int64"), np.zeros(0)
+    return (series.get("tags") or {}, table["time"].to_numpy("int64"),
+            pd.to_numeric(table["value"], errors="coerce").to_numpy("float64"))
+
+
+def _aggregate_frame(series: list[dict], columns: list[str], functions: list[str], windowed: bool) -> pd.DataFrame:
+    parts = []
+    for s in series:
+        table = pd.DataFrame(s.get("values") or [], columns=s["columns"])
+        tags = s.get("tags") or {}
+        table.insert(0, "equipment_id", tags.get("equipment_id", ""))
+        table.insert(1, "metric_type", tags.get("metric_type", ""))
+        parts.append(table)
+    if not parts:
+        return pd.DataFrame({c: [] for c in columns})
+    frame = pd.concat(parts, ignore_index=True)
+    if windowed:
+        frame["time"] = pd.to_datetime(frame["time"].to_numpy("int64"), utc=True)
+    for function in functions:
+        frame[function] = pd.to_numeric(frame[function]).astype("int64" if function == "count" else "float64")
+    order = ["equipment_id", "metric_type"] + (["time"] if windowed else [])
+    return frame[columns].sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def _parse_size(text: str) -> int:
+    match = _SIZE_RE.match(text)
+    if not match:
+        raise ConfigurationError(f"spool_max must be a size such as 500MiB or 2GiB; got {text!r}.")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
+
+
+def _flag(query: dict[str, list[str]], name: str, default: bool) -> bool:
+    if name not in query:
+        return default
+    text = query[name][0].lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigurationError(f"The store URL option {name} must be true or false; got {query[name][0]!r}.")
+    return text in ("true", "1", "yes")
+
+
+def open_influxql_store(url: str, settings: Settings) -> InfluxQLStore:
+    """Open ``influxdb1+http(s)://`` and ``influxdb3+http(s)://`` URLs (see the module docstring)."""
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        raise ConfigurationError("Put InfluxDB credentials in INFLUXDB_USERNAME / INFLUXDB_PASSWORD or INFLUXDB_TOKEN, "
+                                 "not in the store URL.")
+    if not parts.hostname:
+        raise ConfigurationError(f"The store URL {parts.scheme}://... names no host; e.g. "
+                                 f"{parts.scheme}://localhost:8086/metrics.")
+    query = parse_qs(parts.query)
+    unknown = set(query) - _OPTIONS
+    if unknown:
+        raise ConfigurationError(f"Unknown option(s) {sorted(unknown)} in the store URL; known: {sorted(_OPTIONS)}.")
+    database = parts.path.strip("/") or settings.influxdb_bucket
+    base_url = f"{parts.scheme.split('+', 1)[1]}://{parts.netloc}"
+    verify: bool | str = query["verify"][0] if "verify" in query and query["verify"][0].lower() not in (
+        "true", "false", "1", "0") else _flag(query, "verify", True)
+    try:
+        timeout = parse_duration(query.get("timeout", ["10s"])[0], "timeout")
+        retention = parse_duration(query["retention"][0], "retention") if "retention" in query else None
+        batch_size = int(query.get("batch_size", ["10000"])[0])
+    except (ValidationError, ValueError) as exc:
+        raise ConfigurationError(f"Bad option in the store URL {url!r}: {exc}") from exc
+    http = InfluxHttp(base_url, username=settings.influxdb_username, password=settings.influxdb_password,
+                      token=settings.influxdb_token, timeout_s=timeout.total_seconds(), verify=verify,
+                      gzip=_flag(query, "gzip", True))
+    spool_text = query.get("spool", [""])[0]
+    spool = None
+    if spool_text.lower() != "off":
+        folder = Path(spool_text) if spool_text else Path("data") / "spool" / re.sub(
+            r"[^A-Za-z0-9_.-]", "_", f"{parts.hostname}_{parts.port or ''}_{database}")
+        spool = Spool(folder, max_bytes=_parse_size(query["spool_max"][0]) if "spool_max" in query else DEFAULT_MAX_BYTES)
+    return InfluxQLStore(http, database, retention_policy=query.get("retention_policy", [""])[0],
+                         batch_size=batch_size, spool=spool, create_database=_flag(query, "create_database", False),
+                         retention=retention)
