@@ -65,6 +65,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "How long an availability sample stays valid without a newer one; older time is 'unknown'."),
     SettingSpec("lock_timeout", "VIGILEOS_LOCK_TIMEOUT", "60s",
                 "How long a process waits for the embedded store's lock before giving up."),
+    SettingSpec("spool_dir", "VIGILEOS_SPOOL_DIR", "data/spool",
+                "Where InfluxDB writes wait, on disk, while the server is unreachable."),
     SettingSpec("extra_statuses", "VIGILEOS_EXTRA_STATUSES", "",
                 "Comma-separated statuses accepted beside operational, maintenance, offline."),
     SettingSpec("influxdb_url", "INFLUXDB_URL", "", "InfluxDB server URL (seed variable)."),
@@ -85,6 +87,7 @@ class Settings:
     inventory_path: Path = Path("data/inventory.csv")
     staleness: timedelta = timedelta(minutes=10)
     lock_timeout: timedelta = timedelta(seconds=60)
+    spool_dir: Path = Path("data/spool")
     extra_statuses: tuple[str, ...] = ()
     influxdb_url: str = ""
     influxdb_token: Secret = field(default_factory=lambda: Secret(""))
@@ -129,6 +132,7 @@ def load_settings(
     try:
         kwargs: dict[str, Any] = {
             "inventory_path": Path(raw["inventory_path"]),
+            "spool_dir": Path(raw["spool_dir"]),
             "staleness": parse_duration(raw["staleness"], "VIGILEOS_STALENESS"),
             "lock_timeout": parse_duration(raw["lock_timeout"], "VIGILEOS_LOCK_TIMEOUT"),
             "extra_statuses": tuple(s.strip() for s in raw["extra_statuses"].split(",") if s.strip()),

@@ -364,7 +364,7 @@ def open_influx2_store(url: str, settings: Settings) -> Influx2Store:
     if spool_text.lower() != "off":
         from .influxql import _parse_size
 
-        folder = Path(spool_text) if spool_text else Path("data") / "spool" / (
+        folder = Path(spool_text) if spool_text else settings.spool_dir / (
             f"{parts.hostname}_{parts.port or ''}_{settings.influxdb_org}_{settings.influxdb_bucket}".replace("/", "_"))
         spool = Spool(folder, max_bytes=_parse_size(query["spool_max"][0]) if "spool_max" in query else DEFAULT_MAX_BYTES)
     base_url = f"{parts.scheme.split('+', 1)[1]}://{parts.netloc}"

@@ -406,7 +406,7 @@ def open_influxql_store(url: str, settings: Settings) -> InfluxQLStore:
     spool_text = query.get("spool", [""])[0]
     spool = None
     if spool_text.lower() != "off":
-        folder = Path(spool_text) if spool_text else Path("data") / "spool" / re.sub(
+        folder = Path(spool_text) if spool_text else settings.spool_dir / re.sub(
             r"[^A-Za-z0-9_.-]", "_", f"{parts.hostname}_{parts.port or ''}_{database}")
         spool = Spool(folder, max_bytes=_parse_size(query["spool_max"][0]) if "spool_max" in query else DEFAULT_MAX_BYTES)
     return InfluxQLStore(http, database, retention_policy=query.get("retention_policy", [""])[0],
