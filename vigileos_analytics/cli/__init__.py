@@ -21,6 +21,7 @@ _COMMANDS = (
     (".admin", ("check", "config")),
     (".report", ("report",)),
     (".dashboard", ("dashboard",)),
+    (".collect", ("collect",)),
     (".alerts", ("alerts",)),
     (".predict", ("predict",)),
 )
