@@ -47,7 +47,7 @@ def _attach_commands() -> None:
         try:
             module = importlib.import_module(module_name, __name__)
         except ModuleNotFoundError as exc:
-            if exc.name and exc.name.endswith(module_name.lstrip(".")):
+            if exc.name == f"{__name__}{module_name}":
                 continue  # an optional command module that is not part of this build
             raise
         for name in names:
