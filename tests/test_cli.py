@@ -164,6 +164,6 @@ def test_simulate_command_writes_store_inventory_and_truth(tmp_path):
 def test_help_lists_every_command_and_exit_codes():
     out = subprocess.run([sys.executable, "-m", "vigileos_analytics", "--help"], capture_output=True, text=True,
                          check=True).stdout
-    for command in ("simulate", "record", "import", "metrics", "availability", "stats", "summary", "check"):
+    for command in ("simulate", "record", "import", "metrics", "availability", "stats", "summary", "check", "collect"):
         assert command in out
     assert "Exit codes" in out

@@ -8,7 +8,6 @@ gets a fresh database.
 from __future__ import annotations
 
 import itertools
-import os
 import json
 from datetime import timedelta
 
@@ -22,24 +21,13 @@ from vigileos_analytics.stores import open_store
 from vigileos_analytics.stores.base import Selection
 from vigileos_analytics.stores.influxql import InfluxQLStore, open_influxql_store
 
-from .influx_server import InfluxServer, find_influxd
+from .influx_fixtures import influxd  # noqa: F401  (a pytest fixture, shared with tests/test_check.py)
+from .influx_server import InfluxServer
 from .store_contract import HOUR, INJECTIONS, T0, StoreContract, points_frame
 
 pytestmark = pytest.mark.influxdb
 
 _counter = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def influxd(tmp_path_factory):
-    """One real influxd for the session."""
-    if find_influxd() is None:
-        if os.environ.get("CI"):
-            pytest.fail("influxd is missing on CI: `make test` installs Debian's influxdb package.")
-        pytest.skip("influxd is not installed: `apt-get install -y influxdb` (Debian's InfluxDB 1.6.7) to run "
-                    "the InfluxQL backend tests.")
-    with InfluxServer(tmp_path_factory.mktemp("influxd")) as server:
-        yield server
 
 
 @pytest.fixture

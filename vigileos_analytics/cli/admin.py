@@ -2,36 +2,50 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from ..config import SETTINGS
-from .common import EXIT_STORE, AppContext, console, emit_json, emit_table, handle_errors, json_option, pass_app
+from ..connectivity import CheckReport, check_url
+from .common import (EXIT_STORE, AppContext, console, emit_json, emit_table, error_console, handle_errors, json_option,
+                     pass_app)
 
 
 @click.command("check")
+@click.option("--no-round-trip", "round_trip", is_flag=True, flag_value=False, default=True,
+              help="Only reach the store and read its facts; write nothing.")
 @json_option
 @pass_app
 @handle_errors
-def check(app: AppContext, as_json: bool) -> None:
-    """Check that the store answers (the seed's test_connection): backend, version,
-    size, latency. Exit code 5 when it does not."""
-    started = time.perf_counter()
-    health = app.store.health()
-    latency_ms = (time.perf_counter() - started) * 1000
-    data = {"ok": health.ok, "backend": health.backend, "location": health.location, "version": health.version,
-            "message": health.message, "latency_ms": round(latency_ms, 1), **health.details}
+def check(app: AppContext, round_trip: bool, as_json: bool) -> None:
+    """Check the store (the seed's test_connection): reachable, server version, a
+    write / read / delete round trip of a probe point, latency per step.
+
+    Exit code 5, with one line saying what to do, when the store cannot be reached,
+    refuses the credentials, lacks the database, bucket or organisation, or loses
+    the probe."""
+    report = check_url(app.store_url, app.settings, round_trip=round_trip)
     if as_json:
-        emit_json(data)
+        emit_json(report.to_dict())
     else:
-        mark = "[green]OK[/]" if health.ok else "[red]FAILED[/]"
-        console.print(f"{mark} {health.backend} store at {health.location} (version {health.version}), "
-                      f"answered in {latency_ms:.0f} ms. {health.message}")
-        for key, value in health.details.items():
-            console.print(f"  {key}: {value:,}" if isinstance(value, int) else f"  {key}: {value}")
-    if not health.ok:
+        _print_report(report)
+    if not report.ok:
+        if not as_json:
+            error_console.print(f"[bold red]Error:[/] {report.message}", markup=True, highlight=False,
+                                soft_wrap=True)
         raise SystemExit(EXIT_STORE)
+
+
+def _print_report(report: CheckReport) -> None:
+    mark = "[green]OK[/]" if report.ok else "[red]FAILED[/]"
+    version = f", version {report.version}" if report.version else ""
+    console.print(f"{mark} {report.backend} store at {report.location}{version}; {report.latency_ms:.0f} ms in all.",
+                  highlight=False, soft_wrap=True)
+    colours = {"ok": "green", "warning": "yellow", "failed": "red"}
+    for step in report.steps:
+        console.print(f"  {step.name:<7} [{colours[step.status]}]{step.status:<7}[/] {step.latency_ms:>8.1f} ms  "
+                      f"{step.message}", highlight=False, soft_wrap=True)
+    for key, value in report.details.items():
+        console.print(f"  {key}: {value:,}" if isinstance(value, int) else f"  {key}: {value}", highlight=False)
 
 
 @click.command("config")
