@@ -1,5 +1,6 @@
 # VIGILEOS Analytics: the two commands of the README, and a few helpers.
-#   make demo   set up, simulate a fleet into the embedded store, print the fleet summary
+#   make demo   set up, simulate a fleet into the embedded store, print the fleet summary,
+#               write the monthly availability report
 #   make test   set up, install the system packages the tests need, run the whole suite
 
 PYTHON ?= python3.11
@@ -25,6 +26,7 @@ demo: $(STAMP)
 	$(BIN)/vigileos simulate --equipment $(DEMO_EQUIPMENT) --days $(DEMO_DAYS)
 	$(BIN)/vigileos summary
 	$(BIN)/vigileos availability --start now-$(DEMO_DAYS)d
+	$(BIN)/vigileos report monthly_availability
 
 system-deps:
 	@bash scripts/install-system-deps.sh

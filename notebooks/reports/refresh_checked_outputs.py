@@ -1,0 +1,59 @@
+"""Refresh the outputs nbval checks (cells marked NBVAL_CHECK_OUTPUT) in the report notebooks.
+
+Run after changing a report notebook or what it shows::
+
+    .venv/bin/python notebooks/reports/refresh_checked_outputs.py
+
+It fills a temporary store with NBVAL_FLEET (the same fleet tests/test_reports.py
+builds), executes every notebook with its default parameters against it, and keeps
+in each source notebook only the outputs of the checked cells.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+import papermill
+
+from vigileos_analytics.simulate import FleetSpec
+from vigileos_analytics.simulation_io import simulate_into_store
+from vigileos_analytics.stores import open_store
+
+HERE = Path(__file__).resolve().parent
+#: Keep in step with tests/test_reports.py.
+NBVAL_FLEET = FleetSpec(equipment=4, days=10, end=datetime(2024, 1, 15, tzinfo=timezone.utc), seed=11,
+                        gaps_per_month=0.0)
+
+
+def seed(folder: Path) -> dict[str, str]:
+    """Fill ``folder`` with the nbval fleet; return the environment that points notebooks at it."""
+    store = open_store(f"duckdb:///{folder / 'metrics.duckdb'}")
+    simulate_into_store(store, NBVAL_FLEET, folder / "inventory.csv", folder / "truth", progress=False)
+    return {"VIGILEOS_STORE_URL": f"duckdb:///{folder / 'metrics.duckdb'}",
+            "VIGILEOS_INVENTORY": str(folder / "inventory.csv")}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.update(seed(Path(tmp)))
+        for path in sorted(HERE.glob("*.ipynb")):
+            executed = papermill.execute_notebook(str(path), str(Path(tmp) / path.name), kernel_name="python3",
+                                                  progress_bar=False)
+            source = nbformat.read(path, as_version=4)
+            for cell, done in zip(source.cells, executed.cells):
+                if cell.cell_type != "code":
+                    continue
+                checked = "NBVAL_CHECK_OUTPUT" in cell.source
+                cell.outputs = done.outputs if checked else []
+                cell.execution_count = done.execution_count if checked else None
+                cell.metadata.pop("papermill", None)
+                cell.metadata.pop("execution", None)
+            nbformat.write(source, path)
+
+
+if __name__ == "__main__":
+    main()

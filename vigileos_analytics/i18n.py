@@ -1,0 +1,198 @@
+"""One message catalogue and number / date formats per language, for reports and dashboards.
+
+The catalogue lives in ``locales/<lang>.yaml`` (nested keys, flattened with dots:
+``monthly.title``). Every language has the same keys as English; a key missing in
+a language falls back to English, and a key missing everywhere raises ``KeyError``
+so that a typo fails loudly in the tests instead of printing a raw key.
+
+Usage::
+
+    tr = Translator("fr")
+    tr.t("monthly.title", period="janvier 2024")    # 'Disponibilité mensuelle — janvier 2024'
+    tr.percent(92.5)                                # '92,5 %'
+    tr.date(datetime(2024, 1, 31, tzinfo=UTC))      # '31/01/2024'
+    tr.duration(5400)                               # '1 h 30 min'
+
+The module-level ``format_*`` functions do the same with an explicit ``lang``.
+Datetimes are shown in UTC (the package's zone); naive values are taken as UTC.
+French puts a no-break space (U+00A0) before ``%`` and groups thousands with a
+narrow no-break space (U+202F), so a number never breaks across lines.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from .errors import ValidationError
+
+__all__ = ["LANGUAGES", "Translator", "format_date", "format_datetime", "format_duration", "format_number",
+           "format_percent"]
+
+LANGUAGES = ("en", "fr")
+DEFAULT_LANGUAGE = "en"
+
+
+@dataclass(frozen=True)
+class _Formats:
+    decimal: str
+    thousands: str
+    date: str
+    datetime: str
+    month: str  # "{month_name} {year}"
+
+
+_FORMATS = {
+    "en": _Formats(decimal=".", thousands=",", date="%Y-%m-%d", datetime="%Y-%m-%d %H:%M", month="{name} {year}"),
+    # French groups thousands with a narrow no-break space and puts a no-break space before %.
+    "fr": _Formats(decimal=",", thousands="\u202f", date="%d/%m/%Y", datetime="%d/%m/%Y %H:%M", month="{name} {year}"),
+}
+
+
+def check_language(lang: Any) -> str:
+    """Return ``lang`` if it is a known language code, else raise ``ValidationError``."""
+    if lang not in LANGUAGES:
+        raise ValidationError(f"language must be one of {', '.join(LANGUAGES)}; got {lang!r}.",
+                              field="language", value=lang)
+    return lang
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+@lru_cache(maxsize=None)
+def catalogue(lang: str) -> dict[str, Any]:
+    """The flattened catalogue of ``lang`` (dotted keys to strings or lists)."""
+    text = resources.files("vigileos_analytics").joinpath("locales", f"{check_language(lang)}.yaml").read_text("utf-8")
+    return _flatten(yaml.safe_load(text) or {})
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def format_number(value: Any, lang: str = DEFAULT_LANGUAGE, decimals: int = 1, missing: str = "–") -> str:
+    """``1234.5`` → ``'1,234.5'`` (en) or ``'1 234,5'`` (fr); ``missing`` for None / NaN."""
+    if _is_missing(value):
+        return missing
+    fmt = _FORMATS[check_language(lang)]
+    text = f"{float(value):,.{decimals}f}"
+    return text.replace(",", "\0").replace(".", fmt.decimal).replace("\0", fmt.thousands)
+
+
+def format_percent(value: Any, lang: str = DEFAULT_LANGUAGE, decimals: int = 1, missing: str = "–") -> str:
+    """A value already in percent: ``92.5`` → ``'92.5 %'`` (en) or ``'92,5 %'`` (fr)."""
+    if _is_missing(value):
+        return missing
+    return f"{format_number(value, lang, decimals)}\u00a0%"
+
+
+def _timestamp(value: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def format_date(value: date | datetime | pd.Timestamp | None, lang: str = DEFAULT_LANGUAGE, missing: str = "–") -> str:
+    """A date in UTC: ``'2024-01-31'`` (en) or ``'31/01/2024'`` (fr)."""
+    if _is_missing(value):
+        return missing
+    return _timestamp(value).strftime(_FORMATS[check_language(lang)].date)
+
+
+def format_datetime(value: datetime | pd.Timestamp | None, lang: str = DEFAULT_LANGUAGE, missing: str = "–") -> str:
+    """A time in UTC to the minute: ``'2024-01-31 14:05'`` (en) or ``'31/01/2024 14:05'`` (fr)."""
+    if _is_missing(value):
+        return missing
+    return _timestamp(value).strftime(_FORMATS[check_language(lang)].datetime)
+
+
+def format_duration(seconds: Any, lang: str = DEFAULT_LANGUAGE, missing: str = "–") -> str:
+    """A duration in seconds, to the minute: ``5400`` → ``'1 h 30 min'``; ``93600`` →
+    ``'1 d 2 h'`` (en) / ``'1 j 2 h'`` (fr); under a minute: ``'45 s'``."""
+    if _is_missing(seconds):
+        return missing
+    total = float(seconds)
+    if total < 60:
+        return f"{format_number(total, lang, 0)} s"
+    minutes = int(round(total / 60))
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    day_unit = catalogue(lang).get("units.day_short", "d")
+    if days:
+        return f"{days} {day_unit} {hours} h" if hours else f"{days} {day_unit}"
+    if hours:
+        return f"{hours} h {mins:02d} min" if mins else f"{hours} h"
+    return f"{mins} min"
+
+
+class Translator:
+    """Messages and formats of one language (``en`` or ``fr``).
+
+    ``t(key, **fmt)`` returns the message with ``str.format`` fields filled; the
+    ``percent`` / ``number`` / ``date`` / ``datetime`` / ``duration`` methods are the
+    module functions bound to this language.
+    """
+
+    def __init__(self, lang: str = DEFAULT_LANGUAGE) -> None:
+        self.lang = check_language(lang)
+        self._messages = catalogue(self.lang)
+        self._fallback = catalogue(DEFAULT_LANGUAGE)
+
+    def __repr__(self) -> str:
+        return f"Translator({self.lang!r})"
+
+    def t(self, key: str, **fmt: Any) -> str:
+        """The message ``key`` (dotted), formatted with ``fmt``. Raises ``KeyError`` for an unknown key."""
+        message = self._messages.get(key, self._fallback.get(key))
+        if message is None:
+            raise KeyError(f"no message {key!r} in the {self.lang!r} catalogue (nor in English); "
+                           f"add it to vigileos_analytics/locales/{self.lang}.yaml.")
+        return str(message).format(**fmt) if fmt else str(message)
+
+    def has(self, key: str) -> bool:
+        return key in self._messages or key in self._fallback
+
+    def label(self, group: str, name: str) -> str:
+        """``t(f"{group}.{name}")`` when the catalogue has it, else ``name`` made readable
+        (for custom metric types and free statuses)."""
+        key = f"{group}.{name}"
+        return self.t(key) if self.has(key) else str(name).replace("_", " ").capitalize()
+
+    def month(self, value: date | datetime | pd.Timestamp) -> str:
+        """'January 2024' / 'janvier 2024'."""
+        stamp = _timestamp(value)
+        names = self.t("calendar.months").split(",")
+        return _FORMATS[self.lang].month.format(name=names[stamp.month - 1].strip(), year=stamp.year)
+
+    def percent(self, value: Any, decimals: int = 1) -> str:
+        return format_percent(value, self.lang, decimals)
+
+    def number(self, value: Any, decimals: int = 1) -> str:
+        return format_number(value, self.lang, decimals)
+
+    def date(self, value: Any) -> str:
+        return format_date(value, self.lang)
+
+    def datetime(self, value: Any) -> str:
+        return format_datetime(value, self.lang)
+
+    def duration(self, seconds: Any) -> str:
+        return format_duration(seconds, self.lang)
+

@@ -1,0 +1,41 @@
+"""Parameterized report notebooks run by papermill into HTML, PDF and Excel.
+
+Public calls::
+
+    from vigileos_analytics.reports import run_report, run_batch
+    run_report("monthly_availability", {"month": "2024-01", "language": "fr"})
+    run_batch("equipment_detail", {"month": "2024-01"}, by="equipment", workers=2)
+
+Inside a report notebook: ``ctx = open_report(name, **parameters)`` then the table
+builders of :mod:`.tables`, the figures of :mod:`.charts` and the ``show_*``
+helpers of :mod:`.display`. Parameters are described in :mod:`.parameters`.
+
+Names are imported on first use: a report kernel that only needs tables and
+charts does not pay for papermill and nbformat (seconds of import time).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "BATCH_MODES": ".batch", "BatchOutputs": ".batch", "run_batch": ".batch",
+    "REPORTS": ".context", "ReportContext": ".context", "open_report": ".context",
+    "DEFAULT_THRESHOLDS": ".parameters", "FORMATS": ".parameters", "ReportParameters": ".parameters",
+    "apply_overrides": ".parameters", "parse_parameters": ".parameters", "read_parameter_file": ".parameters",
+    "ReportOutputs": ".runner", "run_report": ".runner",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
