@@ -1,0 +1,71 @@
+"""``vigileos alerts check`` and ``vigileos alerts list``: thin over :mod:`vigileos_analytics.alerts`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from ..alert_rules import DEFAULT_RULES_PATH, load_rules
+from ..alerts import check_alerts, current_alerts, list_alerts
+from .common import TIME, AppContext, console, emit_json, emit_table, handle_errors, json_option, pass_app, \
+    period_options
+
+_SHOWN = ["time", "equipment_id", "rule", "severity", "state", "value", "message"]
+
+
+@click.group("alerts")
+def alerts() -> None:
+    """Trend, threshold and anomaly alerts (rules in parameters/alert_rules.yaml)."""
+
+
+@alerts.command("check")
+@click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path), default=str(DEFAULT_RULES_PATH),
+              show_default=True, help="Alert rules file (YAML).")
+@click.option("--at", "now", type=TIME, default="now", show_default=True,
+              help="The instant the rules are evaluated at (text without an offset is UTC).")
+@click.option("--equipment", "equipment_ids", multiple=True, help="Only these equipment (default: all).")
+@json_option
+@pass_app
+@handle_errors
+def check(app: AppContext, rules_path: Path, now: datetime, equipment_ids: tuple[str, ...], as_json: bool) -> None:
+    """Evaluate the rules over the fleet; record new and resolved alerts in the store."""
+    result = check_alerts(app.store, load_rules(rules_path), now, list(equipment_ids) or None)
+    if as_json:
+        emit_json({"now": result.now, "raised": _records(result.raised), "ongoing": _records(result.ongoing),
+                   "resolved": _records(result.resolved)})
+        return
+    console.print(f"Alerts at {result.now:%Y-%m-%d %H:%M} UTC: {len(result.raised)} raised, "
+                  f"{len(result.ongoing)} ongoing, {len(result.resolved)} resolved.")
+    for title, frame in (("Raised", result.raised), ("Resolved", result.resolved)):
+        if not frame.empty:
+            emit_table(frame[["equipment_id", "rule", "severity", "value", "message"]], title=title)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return [{k: v for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+@alerts.command("list")
+@period_options("now-7d")
+@click.option("--open", "open_only", is_flag=True, help="Only alerts firing now (at --end), whenever they started.")
+@click.option("--state", type=click.Choice(["firing", "resolved"]), help="Only events of this state.")
+@click.option("--limit", type=int, default=50, show_default=True, help="Rows shown in the table.")
+@json_option
+@pass_app
+@handle_errors
+def list_(app: AppContext, start: datetime, end: datetime, open_only: bool, state: str | None, limit: int,
+          as_json: bool) -> None:
+    """Alert events (raised and resolved) of the period, newest first."""
+    frame = current_alerts(app.store, end) if open_only else list_alerts(app.store, start, end, state=state)
+    if as_json:
+        emit_json(frame[_SHOWN])
+        return
+    title = f"Open alerts at {end:%Y-%m-%d %H:%M} UTC" if open_only else \
+        f"Alerts {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
+    if frame.empty:
+        console.print(f"{title}: none.")
+        return
+    emit_table(frame[_SHOWN], title=title, limit=limit)
