@@ -134,7 +134,9 @@ def _validate_rows(long: pd.DataFrame, m: CsvMapping) -> tuple[pd.DataFrame, lis
     checks = [("equipment_id", validate_equipment_id), ("metric_type", validate_metric_type)]
     checks += [(t, lambda v, t=t: validate_tag_value(t, v)) for t in m.tags]
     for column, check in checks:
-        invalid = _invalid_values(long[column], check)
+        # An empty tag cell means "tag absent", not an invalid tag value.
+        present = long[column] if column in ("equipment_id", "metric_type") else long[column][long[column] != ""]
+        invalid = _invalid_values(present, check)
         if invalid:
             flag(long[column].isin(invalid).to_numpy(), long[column].map(invalid))
     frame = pd.DataFrame({"time": times, "equipment_id": long["equipment_id"].to_numpy(),

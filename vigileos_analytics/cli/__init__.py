@@ -22,6 +22,7 @@ _COMMANDS = (
     (".report", ("report",)),
     (".dashboard", ("dashboard",)),
     (".collect", ("collect",)),
+    (".lifecycle", ("backup", "restore", "export", "cleanup", "retention")),
     (".alerts", ("alerts",)),
     (".predict", ("predict",)),
 )

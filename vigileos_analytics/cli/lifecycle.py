@@ -1,0 +1,185 @@
+"""The data lifecycle: ``backup`` (create, verify), ``restore``, ``export``,
+``cleanup`` and ``retention`` (show, set)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import click
+
+from ..lifecycle import FORMATS, backup as backup_store, cleanup as cleanup_store, export as export_points
+from ..lifecycle import restore as restore_archive, set_retention, show_retention, verify
+from ..lifecycle.chunks import ALL_TIME_END, ALL_TIME_START
+from ..stores.base import Selection
+from .common import DURATION, TIME, AppContext, console, emit_json, emit_table, handle_errors, json_option, pass_app
+
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+
+
+def _selection(start: datetime | None, end: datetime | None, equipment: tuple[str, ...],
+               metric: tuple[str, ...]) -> Selection:
+    return Selection(start or ALL_TIME_START, end or ALL_TIME_END, equipment_ids=equipment or None,
+                     metric_types=metric or None)
+
+
+def selection_options(func):
+    func = click.option("--metric", "metric", multiple=True, help="Only this metric type; repeat for several.")(func)
+    func = click.option("--equipment", "equipment", multiple=True, help="Only this equipment id; repeat for several.")(func)
+    func = click.option("--end", type=TIME, default=None, help="End (exclusive; default: all). Text without offset is UTC.")(func)
+    func = click.option("--start", type=TIME, default=None, help="Start (default: all, from 1970). e.g. 2024-01-01, now-30d.")(func)
+    return func
+
+
+class _DefaultCreate(click.Group):
+    """``vigileos backup PATH`` means ``vigileos backup create PATH``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["create", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("backup", cls=_DefaultCreate)
+def backup() -> None:
+    """Back the store up to a portable archive, or verify one.
+
+    \b
+    vigileos backup PATH            same as: vigileos backup create PATH
+    vigileos backup verify PATH
+    """
+
+
+@backup.command("create")
+@click.argument("path", type=click.Path(path_type=Path))
+@selection_options
+@quiet_option
+@json_option
+@pass_app
+@handle_errors
+def backup_create(app: AppContext, path: Path, start: datetime | None, end: datetime | None,
+                  equipment: tuple[str, ...], metric: tuple[str, ...], quiet: bool, as_json: bool) -> None:
+    """Write the store (or a selection) to PATH: a folder, or a .tar file, of Parquet
+    parts plus manifest.json (counts, time range, sha256 of every file)."""
+    result = backup_store(app.store, path, _selection(start, end, equipment, metric), progress=not quiet)
+    if as_json:
+        emit_json({"path": str(result.path), "files": result.files, "points": result.points})
+        return
+    console.print(f"Backed up {result.points:,} points of {result.counts['equipment_id'].nunique()} equipment "
+                  f"in {result.files} files to {result.path}.")
+
+
+@backup.command("verify")
+@click.argument("path", type=click.Path(path_type=Path))
+@json_option
+@handle_errors
+def backup_verify(path: Path, as_json: bool) -> None:
+    """Check an archive's manifest, checksums and counts (exit code 3 when damaged)."""
+    result = verify(path)
+    if as_json:
+        emit_json({"path": str(result.path), "ok": True, "files": result.files, "points": result.points,
+                   "time_range": result.manifest.get("time_range")})
+        return
+    span = result.manifest.get("time_range", {})
+    console.print(f"{path} is intact: {result.files} files, {result.points:,} points from {span.get('first')} "
+                  f"to {span.get('last')}.")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(path_type=Path))
+@quiet_option
+@json_option
+@pass_app
+@handle_errors
+def restore(app: AppContext, path: Path, quiet: bool, as_json: bool) -> None:
+    """Verify the archive at PATH, then load it into the store (any backend).
+    Points already there with the same series and time are replaced."""
+    result = restore_archive(app.store, path, progress=not quiet)
+    if as_json:
+        emit_json({"path": str(result.path), "files": result.files, "points": result.points})
+        return
+    console.print(f"Restored {result.points:,} points from {result.path} into {app.store_url}.")
+
+
+@click.command("export")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="csv, parquet or lp (line protocol); default: from PATH's suffix.")
+@selection_options
+@click.option("--overwrite", is_flag=True, help="Replace PATH if it exists.")
+@quiet_option
+@json_option
+@pass_app
+@handle_errors
+def export(app: AppContext, path: Path, fmt: str | None, start: datetime | None, end: datetime | None,
+           equipment: tuple[str, ...], metric: tuple[str, ...], overwrite: bool, quiet: bool, as_json: bool) -> None:
+    """Export points (all, or a selection) to one CSV, Parquet or line-protocol file."""
+    result = export_points(app.store, _selection(start, end, equipment, metric), path, fmt, progress=not quiet,
+                           overwrite=overwrite)
+    if as_json:
+        emit_json({"path": str(result.path), "format": result.format, "points": result.points,
+                   "tag_columns": list(result.tag_columns)})
+        return
+    console.print(f"Exported {result.points:,} points to {result.path} ({result.format}).")
+    if result.format == "csv" and result.tag_columns:
+        console.print("Import it again with: vigileos import " + str(result.path) + "".join(
+            f" --tag {t}" for t in result.tag_columns))
+
+
+@click.command("cleanup")
+@click.option("--older-than", type=DURATION, default=None,
+              help="Delete points older than this (e.g. 90d). Default: the embedded store's retention setting.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted, per equipment and metric.")
+@click.option("--equipment", multiple=True, help="Only this equipment id; repeat for several.")
+@click.option("--metric", multiple=True, help="Only this metric type; repeat for several.")
+@json_option
+@pass_app
+@handle_errors
+def cleanup(app: AppContext, older_than: timedelta | None, dry_run: bool, equipment: tuple[str, ...],
+            metric: tuple[str, ...], as_json: bool) -> None:
+    """Delete points older than --older-than (UTC clock), or count them with --dry-run."""
+    result = cleanup_store(app.store, older_than, dry_run=dry_run, equipment_ids=equipment or None,
+                           metric_types=metric or None)
+    verb = "Would delete" if result.dry_run else "Deleted"
+    if as_json:
+        emit_json({"dry_run": result.dry_run, "cutoff": result.cutoff.isoformat(), "rule": result.rule,
+                   "points": result.points, "counts": result.counts.to_dict(orient="records")})
+        return
+    if not result.counts.empty:
+        emit_table(result.counts, title=f"{verb}: points before {result.cutoff:%Y-%m-%d %H:%M:%S} UTC")
+    console.print(f"{verb} {result.points:,} points before {result.cutoff.isoformat()} ({result.rule}).")
+
+
+@click.group("retention")
+def retention() -> None:
+    """Show or set how long the store keeps points."""
+
+
+@retention.command("show")
+@json_option
+@pass_app
+@handle_errors
+def retention_show(app: AppContext, as_json: bool) -> None:
+    """The store's retention (InfluxQL: retention policy; InfluxDB 2: bucket rule; embedded: setting file)."""
+    _emit_retention(show_retention(app.store), as_json)
+
+
+@retention.command("set")
+@click.option("--days", type=click.IntRange(0, 36_500), required=True,
+              help="Keep points this many days; 0 keeps them for ever.")
+@json_option
+@pass_app
+@handle_errors
+def retention_set(app: AppContext, days: int, as_json: bool) -> None:
+    """Set the retention. Embedded stores apply it on `vigileos cleanup`; InfluxDB by itself."""
+    _emit_retention(set_retention(app.store, days), as_json)
+
+
+def _emit_retention(info, as_json: bool) -> None:
+    if as_json:
+        emit_json({"backend": info.backend, "days": info.days, "where": info.where, **info.details})
+        return
+    kept = "for ever" if info.days is None else f"{info.days:g} days"
+    console.print(f"Retention: {kept} ({info.where}, {info.backend}).")
+    if info.backend == "duckdb" and info.days is not None:
+        console.print("The embedded store applies it when `vigileos cleanup` runs (e.g. daily from cron).")

@@ -1,0 +1,185 @@
+"""Backup and restore: a store's points to a portable archive and back, on any backend.
+
+:func:`backup` reads the store in bounded chunks (one equipment over one period,
+see :mod:`.chunks`), writes each chunk as one Parquet file, then the manifest
+(see :mod:`.archive` for the format). Everything is written under a hidden
+``.NAME.partial-*`` name beside the target and renamed to the target only once
+complete, so an interrupted backup never leaves an archive that looks complete.
+A path ending in ``.tar`` gets an uncompressed tar of the same files (the Parquet
+parts are compressed already); any other path a folder.
+
+:func:`restore` verifies the archive first, then writes it to the store one
+Parquet row group batch at a time (``write_frame``). Writes are idempotent, so
+restoring twice gives the same data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tarfile
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from ..errors import ValidationError
+from ..stores.base import MetricsStore, Selection
+from .archive import FORMAT, FORMAT_VERSION, MANIFEST, ArchiveReader, VerifyResult, sha256_of, verify
+from .chunks import DEFAULT_CHUNK_POINTS, all_time, plan_chunks, read_chunks
+
+__all__ = ["BackupResult", "RestoreResult", "backup", "restore", "verify"]
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    path: Path
+    files: int
+    points: int
+    counts: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    path: Path
+    files: int
+    points: int
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as stream:
+        os.fsync(stream.fileno())
+
+
+def _selection_text(selection: Selection) -> dict[str, Any]:
+    return {"start": selection.start.isoformat(), "end": selection.end.isoformat(),
+            "equipment_ids": list(selection.equipment_ids) if selection.equipment_ids is not None else None,
+            "metric_types": list(selection.metric_types) if selection.metric_types is not None else None,
+            "tags": dict(selection.tags)}
+
+
+def _write_part(folder: Path, index: int, frame: pd.DataFrame, start_ns: int, end_ns: int) -> dict[str, Any]:
+    name = f"part-{index:06d}.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / name, compression="zstd")
+    _fsync_file(folder / name)
+    with open(folder / name, "rb") as stream:
+        digest, size = sha256_of(stream)
+    return {"name": name, "bytes": size, "sha256": digest, "points": len(frame),
+            "equipment_id": str(frame["equipment_id"].iloc[0]), "start_ns": start_ns, "end_ns": end_ns,
+            "counts": {str(k): int(v) for k, v in frame["metric_type"].value_counts(sort=False).items()}}
+
+
+def _check_target(target: Path) -> None:
+    if target.exists():
+        raise ValidationError(f"{target} already exists; a backup never overwrites one. Choose a new path or move "
+                              "the old archive away.", field="path", value=str(target))
+    if not target.parent.is_dir():
+        raise ValidationError(f"The folder {target.parent} does not exist; create it first.", field="path",
+                              value=str(target))
+
+
+def backup(store: MetricsStore, path: str | Path, selection: Selection | None = None, *,
+           chunk_points: int = DEFAULT_CHUNK_POINTS, progress: bool = False,
+           now: datetime | None = None) -> BackupResult:
+    """Write the points of ``selection`` (default: all time, see :mod:`.chunks`) to a
+    new archive at ``path`` (a folder, or a ``.tar`` file). At most about
+    ``chunk_points`` points are held in memory. ``now`` (UTC, default: the clock)
+    is only recorded in the manifest."""
+    target = Path(path)
+    _check_target(target)
+    selection = selection or all_time()
+    work = target.parent / f".{target.name}.partial-{uuid.uuid4().hex[:8]}"
+    work.mkdir()
+    tar_work = work.with_name(work.name + ".tar")
+    try:
+        chunks = plan_chunks(store, selection, chunk_points)
+        entries, totals = [], Counter()
+        first_ns, last_ns = None, None
+        with tqdm(total=sum(c.points for c in chunks), unit="pt", unit_scale=True, desc="backup",
+                  disable=not progress) as bar:
+            for chunk, frame in read_chunks(store, selection, chunks):
+                if not frame.empty:
+                    entries.append(_write_part(work, len(entries) + 1, frame, chunk.start_ns, chunk.end_ns))
+                    totals.update({(chunk.equipment_id, m): n for m, n in entries[-1]["counts"].items()})
+                    times = frame["time"].to_numpy("datetime64[ns]").view("int64")
+                    first_ns = min(int(times.min()), first_ns if first_ns is not None else int(times.min()))
+                    last_ns = max(int(times.max()), last_ns if last_ns is not None else int(times.max()))
+                bar.update(len(frame))
+        manifest = _manifest(store, selection, entries, totals, first_ns, last_ns, now)
+        (work / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        _fsync_file(work / MANIFEST)
+        if target.suffix == ".tar":
+            _tar_folder(work, tar_work)
+            os.rename(tar_work, target)
+            shutil.rmtree(work)
+        else:
+            os.rename(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        tar_work.unlink(missing_ok=True)
+        raise
+    counts = pd.DataFrame(manifest["counts"], columns=["equipment_id", "metric_type", "points"])
+    return BackupResult(target, len(entries), manifest["points"], counts)
+
+
+def _manifest(store: MetricsStore, selection: Selection, entries: list[dict], totals: Counter,
+              first_ns: int | None, last_ns: int | None, now: datetime | None) -> dict[str, Any]:
+    def iso(ns: int | None) -> str | None:
+        return None if ns is None else pd.Timestamp(ns, unit="ns", tz="UTC").isoformat()
+
+    created = now or datetime.now(timezone.utc)
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "created_at": created.isoformat(),
+        "source": {"backend": getattr(store, "backend", "?"), "location": repr(store)},
+        "selection": _selection_text(selection),
+        "points": int(sum(totals.values())),
+        "time_range": {"first": iso(first_ns), "last": iso(last_ns), "first_ns": first_ns, "last_ns": last_ns},
+        "counts": [{"equipment_id": e, "metric_type": m, "points": int(n)} for (e, m), n in sorted(totals.items())],
+        "files": entries,
+    }
+
+
+def _tar_folder(folder: Path, tar_path: Path) -> None:
+    """An uncompressed tar of the folder's files, manifest first (readable as a stream)."""
+    names = [MANIFEST] + sorted(p.name for p in folder.iterdir() if p.name != MANIFEST)
+    with tarfile.open(tar_path, "w:", format=tarfile.PAX_FORMAT) as tar:
+        for name in names:
+            tar.add(folder / name, arcname=name, recursive=False)
+    _fsync_file(tar_path)
+
+
+def restore(store: MetricsStore, path: str | Path, *, batch_points: int = DEFAULT_CHUNK_POINTS,
+            progress: bool = False) -> RestoreResult:
+    """Verify the archive at ``path``, then write its points to ``store`` in batches of
+    at most ``batch_points``. Nothing is written from an archive that fails verification."""
+    checked: VerifyResult = verify(path)
+    written, pending = 0, []
+
+    def flush(bar: tqdm) -> int:
+        if not pending:
+            return 0
+        frame = pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
+        pending.clear()
+        store.write_frame(frame)
+        bar.update(len(frame))
+        return len(frame)
+
+    # Small parts are gathered into writes of up to batch_points: each write is a transaction.
+    with ArchiveReader(path) as reader, tqdm(total=checked.points, unit="pt", unit_scale=True, desc="restore",
+                                               disable=not progress) as bar:
+        for entry in checked.manifest["files"]:
+            with reader.open(entry["name"]) as stream:
+                for batch in pq.ParquetFile(stream).iter_batches(batch_size=batch_points):
+                    if sum(map(len, pending)) + batch.num_rows > batch_points:
+                        written += flush(bar)
+                    pending.append(batch.to_pandas())
+        written += flush(bar)
+    return RestoreResult(Path(path), checked.files, written)
