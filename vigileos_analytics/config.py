@@ -69,6 +69,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Where InfluxDB writes wait, on disk, while the server is unreachable."),
     SettingSpec("extra_statuses", "VIGILEOS_EXTRA_STATUSES", "",
                 "Comma-separated statuses accepted beside operational, maintenance, offline."),
+    SettingSpec("dashboard_refresh", "VIGILEOS_DASHBOARD_REFRESH", "30",
+                "Default auto-refresh interval of the dashboards, in seconds (0: off)."),
+    SettingSpec("dashboards_dir", "VIGILEOS_DASHBOARDS_DIR", "",
+                "Folder of the dashboard notebooks (default: notebooks/dashboards of the checkout)."),
     SettingSpec("influxdb_url", "INFLUXDB_URL", "", "InfluxDB server URL (seed variable)."),
     SettingSpec("influxdb_token", "INFLUXDB_TOKEN", "", "InfluxDB API token.", secret=True),
     SettingSpec("influxdb_org", "INFLUXDB_ORG", "", "InfluxDB 2 organisation."),
@@ -89,6 +93,8 @@ class Settings:
     lock_timeout: timedelta = timedelta(seconds=60)
     spool_dir: Path = Path("data/spool")
     extra_statuses: tuple[str, ...] = ()
+    dashboard_refresh: str = "30"
+    dashboards_dir: str = ""
     influxdb_url: str = ""
     influxdb_token: Secret = field(default_factory=lambda: Secret(""))
     influxdb_org: str = ""
@@ -141,7 +147,8 @@ def load_settings(
         }
     except ValidationError as exc:
         raise ConfigurationError(str(exc)) from exc
-    for name in ("influxdb_url", "influxdb_org", "influxdb_bucket", "influxdb_username"):
+    for name in ("influxdb_url", "influxdb_org", "influxdb_bucket", "influxdb_username", "dashboard_refresh",
+                 "dashboards_dir"):
         kwargs[name] = raw[name]
     store_url = raw["store_url"]
     if not store_url:

@@ -10,7 +10,8 @@ Every error the package raises on purpose is a ``VigileosError``::
     │   │   └── StoreBusyError    the store stayed locked by other processes too long
     │   ├── QueryError            a read failed
     │   └── WriteError            a write failed; ``unwritten`` holds what was not written
-    └── ReportError               a report notebook failed or could not be rendered
+    ├── ReportError               a report notebook failed or could not be rendered
+    └── DashboardServerError      the dashboard server could not start
 
 Driver exceptions (duckdb, HTTP clients) are translated where they enter, with
 ``raise ... from exc`` so the original stays in the traceback.
@@ -30,6 +31,7 @@ __all__ = [
     "QueryError",
     "WriteError",
     "ReportError",
+    "DashboardServerError",
 ]
 
 
@@ -82,3 +84,7 @@ class WriteError(StoreError):
 
 class ReportError(VigileosError):
     """A report notebook failed, or its output could not be rendered."""
+
+
+class DashboardServerError(VigileosError):
+    """The Voila dashboard server could not start or did not answer."""

@@ -12,6 +12,7 @@ Exit codes:
 4   configuration error: a setting or store URL is wrong
 5   the store cannot be reached, is busy, or a read or write failed
 6   a report failed
+7   the dashboard server could not start
 ==  =====================================================================
 """
 
@@ -32,12 +33,12 @@ from rich.console import Console
 from rich.table import Table
 
 from ..config import Settings, load_settings
-from ..errors import ConfigurationError, ReportError, StoreError, ValidationError, VigileosError
+from ..errors import ConfigurationError, DashboardServerError, ReportError, StoreError, ValidationError, VigileosError
 from ..stores import open_store
 from ..stores.base import MetricsStore
 from ..timeparse import parse_duration, parse_time_text
 
-EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INVALID, EXIT_CONFIG, EXIT_STORE, EXIT_REPORT = 0, 1, 2, 3, 4, 5, 6
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INVALID, EXIT_CONFIG, EXIT_STORE, EXIT_REPORT, EXIT_DASHBOARD = range(8)
 
 # Tables stay readable when output goes to a file or pipe (rich would assume 80 columns).
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -77,6 +78,8 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_STORE
     if isinstance(exc, ReportError):
         return EXIT_REPORT
+    if isinstance(exc, DashboardServerError):
+        return EXIT_DASHBOARD
     return EXIT_INTERNAL
 
 

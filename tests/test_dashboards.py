@@ -1,0 +1,253 @@
+"""The Voila dashboards in a real browser: Debian's Chromium driven by playwright,
+against real Voila servers (preheated kernels) reading real DuckDB files.
+
+A small simulated fleet (6 equipment x 3 days, fixed end) is seeded once; pages
+pin ``?now=`` to its end so nothing depends on the wall clock. New points are
+written by a separate Python process while a page is open, and must appear after
+an auto-refresh tick (``VIGILEOS_DASHBOARD_REFRESH=2`` seconds). Error states run
+on their own servers (empty store, a store path that is a folder, an unknown URL
+scheme). Screenshots land in ``test-artifacts/``; the two README images in
+``docs/images/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from vigileos_analytics.dashboards.server import DashboardServer, start_dashboard_server
+from vigileos_analytics.simulate import FleetSpec
+from vigileos_analytics.simulation_io import simulate_into_store
+from vigileos_analytics.stores import open_store
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+README_IMAGES = ROOT / "docs" / "images"
+END = datetime(2024, 2, 1, tzinfo=timezone.utc)
+FLEET = FleetSpec(equipment=6, days=3, end=END, seed=11)
+PINNED = "now=2024-02-01T00:00Z"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+PAGE_TIMEOUT_MS = 240_000
+VOILA_ERROR_TEXT = "There was an error when executing cell"
+
+if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs chromium
+    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def _server_env(store_url: str, inventory: Path, refresh_s: float = 2.0) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIGILEOS_", "INFLUXDB_"))}
+    env.update(VIGILEOS_STORE_URL=store_url, VIGILEOS_INVENTORY=str(inventory),
+               VIGILEOS_DASHBOARD_REFRESH=str(refresh_s), VIGILEOS_LOCK_TIMEOUT="20s")
+    return env
+
+
+@pytest.fixture(scope="module")
+def fleet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("dashboard-fleet")
+    store = open_store(f"duckdb:///{folder / 'metrics.duckdb'}")
+    simulate_into_store(store, FLEET, folder / "inventory.csv", None, progress=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(fleet_dir: Path) -> Iterator[DashboardServer]:
+    env = _server_env(f"duckdb:///{fleet_dir / 'metrics.duckdb'}", fleet_dir / "inventory.csv")
+    with start_dashboard_server(env=env, log_path=fleet_dir / "voila.log") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def broken_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, DashboardServer]]:
+    """One server per error state, without preheated kernels (each serves one page)."""
+    folder = tmp_path_factory.mktemp("dashboard-broken")
+    (folder / "a-folder.duckdb").mkdir()
+    urls = {"empty": f"duckdb:///{folder / 'empty.duckdb'}", "unreachable": f"duckdb:///{folder / 'a-folder.duckdb'}",
+            "invalid": "nosuchdb://somewhere/metrics"}
+    servers: dict[str, DashboardServer] = {}
+    try:
+        for name, url in urls.items():
+            servers[name] = start_dashboard_server(env=_server_env(url, folder / "missing.csv"), preheat=False,
+                                                   log_path=folder / f"voila-{name}.log")
+        yield servers
+    finally:
+        for running in servers.values():
+            running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(PAGE_TIMEOUT_MS)
+    yield tab
+    tab.close(run_before_unload=True)  # lets Voila shut the page's kernel down
+    context.close()
+
+
+def _open(tab, url: str) -> None:
+    """Load ``url`` and wait for the page's first complete render."""
+    tab.goto(url)
+    tab.wait_for_selector(".vigileos-updated [data-refreshes]")
+
+
+def _shot(tab, name: str, readme: bool = False) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    if readme:
+        README_IMAGES.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(README_IMAGES / f"{name}.png"), full_page=False)
+
+
+def _trace(tab, css: str, index: int, axis: str) -> list:
+    return tab.evaluate(f"() => Array.from(document.querySelector('{css} .js-plotly-plot').data[{index}].{axis})")
+
+
+def _no_traceback(tab) -> None:
+    body = tab.inner_text("body")
+    assert "Traceback" not in body and VOILA_ERROR_TEXT not in body, body[:2000]
+
+
+def _write_live_points(store_url: str) -> None:
+    """From another process: EQ-0006 goes into maintenance five minutes before the end."""
+    script = textwrap.dedent("""
+        import sys
+        import pandas as pd
+        from vigileos_analytics.stores import open_store
+        store = open_store(sys.argv[1])
+        when = pd.Timestamp("2024-01-31T23:55:00Z")
+        store.write_frame(pd.DataFrame({
+            "time": [when, when], "equipment_id": ["EQ-0006", "EQ-0006"],
+            "metric_type": ["status_change", "availability"], "value": [1.0, 0.0],
+            "previous_status": ["operational", None], "new_status": ["maintenance", None],
+            "reason": [None, "maintenance"]}))
+    """)
+    subprocess.run([sys.executable, "-c", script, store_url], check=True, timeout=60,
+                   env={k: v for k, v in os.environ.items() if not k.startswith("VIGILEOS_")})
+
+
+def _kpi(tab, key: str) -> str:
+    return tab.get_attribute(f".vigileos-kpi-{key} .value", "data-value")
+
+
+def test_overview_shows_the_fleet_and_new_points_after_a_refresh_tick(page, server, fleet_dir):
+    _open(page, f"{server.overview_url}?{PINNED}")
+    assert page.inner_text(".vigileos-title") == "Fleet overview"
+    assert _kpi(page, "total") == "6"
+    assert len(_trace(page, ".vigileos-ranking", 0, "x")) == 6
+    links = page.locator(".vigileos-equipment a.vigileos-detail-link")
+    assert links.count() == 6
+    assert links.first.get_attribute("href").startswith("equipment_detail.ipynb?equipment_id=EQ-")
+    _no_traceback(page)
+    _shot(page, "fleet_overview", readme=True)
+
+    before = int(_kpi(page, "maintenance"))
+    _write_live_points(f"duckdb:///{fleet_dir / 'metrics.duckdb'}")
+    # Ticks go on while the writer runs: count from now, so two more ticks mean at
+    # least one whole refresh started after the points were written.
+    ticks = int(page.get_attribute(".vigileos-updated [data-refreshes]", "data-refreshes"))
+    page.wait_for_function(
+        "n => Number(document.querySelector('.vigileos-updated [data-refreshes]').dataset.refreshes) > n + 1",
+        arg=ticks, timeout=60_000)
+    assert int(_kpi(page, "maintenance")) == before + 1
+    first_change = page.inner_text(".vigileos-changes tbody tr")
+    name = pd.read_csv(fleet_dir / "inventory.csv").set_index("equipment_id").at["EQ-0006", "name"]
+    assert name in first_change
+    assert "maintenance" in first_change
+    _shot(page, "fleet_overview_after_refresh")
+
+
+def test_detail_page_draws_charts_and_follows_the_selector(page, server):
+    _open(page, f"{server.detail_url}?equipment_id=EQ-0001&{PINNED}")
+    assert page.get_attribute(".vigileos-detail-summary", "data-equipment") == "EQ-0001"
+    assert _trace(page, ".vigileos-timeline", 0, "x"), "the state timeline is empty"
+    first_cpu = _trace(page, ".vigileos-metric-cpu-usage", 1, "y")
+    assert len(first_cpu) > 100
+    for metric in ("memory-usage", "response-time"):
+        assert len(_trace(page, f".vigileos-metric-{metric}", 1, "y")) > 100
+    assert page.locator(".vigileos-metric-cpu-usage .shapelayer path").count() >= 1  # the threshold line
+    assert "Temperature" in page.inner_text(".vigileos-custom-metrics")
+    _no_traceback(page)
+    _shot(page, "equipment_detail", readme=True)
+
+    page.select_option(".vigileos-equipment-select select", index=1)  # EQ-0002, in inventory order
+    page.wait_for_selector(".vigileos-detail-summary[data-equipment='EQ-0002']")
+    page.wait_for_function(
+        "old => { const gd = document.querySelector('.vigileos-metric-cpu-usage .js-plotly-plot');"
+        " return gd && gd.data[1] && JSON.stringify(Array.from(gd.data[1].y).slice(0, 20))"
+        " !== JSON.stringify(old.slice(0, 20)); }", arg=first_cpu)
+    assert _trace(page, ".vigileos-metric-cpu-usage", 1, "y")[:20] != first_cpu[:20]
+    _shot(page, "equipment_detail_switched")
+
+
+def test_unknown_equipment_gets_a_friendly_message_in_french(page, server):
+    _open(page, f"{server.detail_url}?equipment_id=NO-SUCH-THING&lang=fr&{PINNED}")
+    notice = page.inner_text(".vigileos-notice")
+    assert "Équipement inconnu" in notice and "NO-SUCH-THING" in notice
+    assert page.locator(".vigileos-equipment-select option").count() >= 6  # the selector still offers the fleet
+    _no_traceback(page)
+    _shot(page, "equipment_detail_unknown_fr")
+
+
+@pytest.mark.parametrize(("state", "title"), [
+    ("empty", "No data yet"),
+    ("unreachable", "The data store cannot be reached"),
+    ("invalid", "The dashboard is not configured correctly"),
+])
+def test_error_states_show_a_message_and_no_traceback(page, broken_servers, state, title):
+    _open(page, broken_servers[state].overview_url)
+    assert title in page.inner_text(".vigileos-notice")
+    assert not page.locator(".vigileos-ranking .js-plotly-plot").is_visible()
+    _no_traceback(page)
+    _shot(page, f"fleet_overview_{state}")
+
+
+def test_cli_prints_the_address_and_stops_cleanly_on_ctrl_c(fleet_dir, tmp_path):
+    """``python -m vigileos_analytics dashboard`` as a user runs it; SIGINT as Ctrl-C sends it."""
+    import signal
+    import urllib.request
+
+    store = tmp_path / "copy.duckdb"
+    shutil.copy(fleet_dir / "metrics.duckdb", store)
+    env = _server_env(f"duckdb:///{store}", fleet_dir / "inventory.csv")
+    process = subprocess.Popen([sys.executable, "-m", "vigileos_analytics", "dashboard", "--no-browser"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               cwd=tmp_path)
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Fleet overview:"):
+                break
+        url = lines[-1].split()[-1]
+        assert url.startswith("http://127.0.0.1:") and url.endswith("fleet_overview.ipynb"), "".join(lines)
+        with urllib.request.urlopen(url.split("voila/")[0], timeout=30) as response:
+            assert response.status == 200
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, rest
+    assert "Dashboards stopped" in rest

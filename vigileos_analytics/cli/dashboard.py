@@ -1,0 +1,58 @@
+"""``vigileos dashboard``: serve the fleet overview and equipment detail with Voila."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import webbrowser
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from .common import AppContext, console, handle_errors, pass_app
+
+
+def _wait_for_stop(server) -> None:
+    """Block until Ctrl-C / SIGTERM or until Voila exits by itself."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5) and server.running:
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@click.command("dashboard")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default="a free port",
+              help="Port on 127.0.0.1 to serve the dashboards on.")
+@click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
+@click.option("--notebooks", "notebooks_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None, help="Folder holding fleet_overview.ipynb and equipment_detail.ipynb "
+                                 "(default: VIGILEOS_DASHBOARDS_DIR, else notebooks/dashboards of the checkout).")
+@pass_app
+@handle_errors
+def dashboard(app: AppContext, port: int, no_browser: bool, notebooks_dir: Path | None) -> None:
+    """Serve the Voila dashboards on localhost until Ctrl-C.
+
+    The store is the one given by --store / VIGILEOS_STORE_URL; relative paths are
+    resolved against the current folder.
+    """
+    from ..dashboards.server import absolute_store_env, start_dashboard_server
+
+    settings = replace(app.settings, store_url=app.store_url)
+    env = {**os.environ, **absolute_store_env(settings, Path.cwd())}
+    with console.status("Starting Voila (warming up the dashboards' kernels)..."):
+        server = start_dashboard_server(port=port or None, notebooks_dir=notebooks_dir, env=env)
+    try:
+        console.print(f"Fleet overview:   {server.overview_url}\nEquipment detail: {server.detail_url}\n"
+                      f"Store: {env['VIGILEOS_STORE_URL']}\nPress Ctrl-C to stop.", highlight=False)
+        if not no_browser:
+            webbrowser.open(server.overview_url)
+        _wait_for_stop(server)
+    finally:
+        code = server.stop()
+    console.print(f"Dashboards stopped (voila exit code {code}).")

@@ -1,0 +1,94 @@
+"""Auto-refresh inside the kernel: a task on the kernel's asyncio loop.
+
+The work of a refresh (store reads, pandas) runs in one worker thread so the
+kernel keeps answering the browser meanwhile; widgets are updated back on the loop,
+where ipywidgets expects it. Refreshes never overlap: a tick that comes while one
+is running is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+#: How often the loop checks whether a refresh is due or was asked for (seconds).
+POLL_S = 0.25
+
+
+class AutoRefresh:
+    """Call ``refresh`` (a coroutine function) every ``interval_s`` seconds while
+    ``enabled``; ``interval_s`` and ``enabled`` may change at any time."""
+
+    def __init__(self, refresh: Callable[[], Awaitable[Any]], interval_s: float, enabled: bool = True) -> None:
+        if interval_s <= 0:
+            raise ValueError(f"interval_s must be positive seconds; got {interval_s!r}.")
+        self.refresh = refresh
+        self.interval_s = float(interval_s)
+        self.enabled = enabled
+        self.ticks = 0
+        self._poked = False
+        self._task: asyncio.Task | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> "AutoRefresh":
+        """Start ticking on the current event loop (the kernel's, in a notebook)."""
+        if not self.running:
+            self._task = asyncio.get_event_loop().create_task(self._run())
+        return self
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    def poke(self) -> None:
+        """Refresh at the next check (within ``POLL_S``), whatever the interval. Safe to
+        call from any thread, such as a widget callback's."""
+        self._poked = True
+
+    async def _run(self) -> None:
+        waited = 0.0
+        while True:
+            await asyncio.sleep(POLL_S)
+            waited += POLL_S
+            due = self.enabled and waited >= self.interval_s
+            if not (due or self._poked):
+                continue
+            self._poked, waited = False, 0.0
+            self.ticks += 1
+            try:
+                await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a failed tick must not stop the next ones
+                log.exception("auto-refresh tick failed")
+
+
+class Worker:
+    """One background thread that runs a page's computations, one at a time."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigileos-dashboard")
+        self._busy = False
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        self._busy = True
+        try:
+            return await asyncio.get_event_loop().run_in_executor(self._executor, function, *args)
+        finally:
+            self._busy = False
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

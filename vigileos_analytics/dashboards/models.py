@@ -1,0 +1,147 @@
+"""View models: what each dashboard shows, computed from the analytics service.
+
+They hold plain pandas frames and numbers, no widgets, so they are tested without
+a browser and shared by the figure builders and the HTML panels. Times are UTC;
+availability and coverage in percent; durations in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+
+from ..analytics import UNKNOWN_STATUS, AvailabilityResult, EquipmentAnalyticsService
+from ..schema import AVAILABILITY, DEFAULT_STATUSES, PERFORMANCE_METRICS, STATUS_CHANGE
+from ..stores.base import Selection
+from .feedback import EmptyStoreError
+from .params import TimeRange
+
+#: Steps a chart may aggregate to, smallest first; the first giving at most
+#: ``MAX_CHART_POINTS`` windows over the period is used.
+CHART_STEPS = tuple(pd.Timedelta(s) for s in ("1min", "5min", "15min", "30min", "1h", "3h", "6h", "12h", "1D"))
+MAX_CHART_POINTS = 720
+RECENT_CHANGES = 15
+
+EQUIPMENT_COLUMNS = ["equipment_id", "name", "type", "location", "status", "availability_pct", "coverage_pct",
+                     "last_metric_time"]
+
+
+def chart_step(length: timedelta) -> timedelta:
+    """The aggregation window for a chart over a period of ``length``."""
+    for step in CHART_STEPS:
+        if length / step <= MAX_CHART_POINTS:
+            return step.to_pytimedelta()
+    return CHART_STEPS[-1].to_pytimedelta()
+
+
+@dataclass(frozen=True)
+class OverviewModel:
+    """The fleet overview over ``period``.
+
+    ``counts``: equipment per current status (every known status, zeros included, plus
+    ``unknown``); ``equipment``: one row per equipment (see ``EQUIPMENT_COLUMNS``),
+    worst availability first; ``changes``: the newest status changes, newest first.
+    """
+
+    period: TimeRange
+    generated_at: datetime
+    total: int
+    counts: dict[str, int]
+    average_availability: float | None
+    equipment: pd.DataFrame
+    changes: pd.DataFrame
+
+
+def build_overview(service: EquipmentAnalyticsService, period: TimeRange,
+                   recent_changes: int = RECENT_CHANGES) -> OverviewModel:
+    """Everything the overview shows. Raises :class:`EmptyStoreError` when the store
+    holds no measurement, store errors as they come."""
+    if not service.store.equipment_ids():
+        raise EmptyStoreError("the store holds no measurement")
+    payload = service.fleet_summary(now=period.end, period=period.length)
+    rows = pd.DataFrame(payload["equipment"])
+    equipment = pd.DataFrame({
+        "equipment_id": rows["equipment_id"], "name": rows["name"], "type": rows["type"],
+        "location": rows["location"], "status": rows["status"],
+        "availability_pct": pd.to_numeric(rows["availability_24h"], errors="coerce"),
+        "coverage_pct": pd.to_numeric(rows["coverage_24h"], errors="coerce"),
+        "last_metric_time": pd.to_datetime(rows["last_metric_time"], utc=True, format="ISO8601"),
+    }).sort_values(["availability_pct", "equipment_id"], na_position="last", kind="stable").reset_index(drop=True)
+    counts = {status: 0 for status in (*DEFAULT_STATUSES, UNKNOWN_STATUS)}
+    counts.update(equipment["status"].value_counts().astype(int).to_dict())
+    history = service.status_history(None, period.start, period.end).tail(recent_changes).iloc[::-1]
+    names = dict(zip(equipment["equipment_id"], equipment["name"]))
+    changes = history.assign(name=history["equipment_id"].map(names)).reset_index(drop=True)
+    return OverviewModel(period=period, generated_at=datetime.now(timezone.utc), total=len(equipment),
+                         counts=counts, average_availability=payload["summary"]["average_availability"],
+                         equipment=equipment, changes=changes)
+
+
+@dataclass(frozen=True)
+class DetailModel:
+    """One equipment over ``period``.
+
+    ``status_intervals`` / ``availability_intervals``: start and end as UTC
+    timestamps with ``status`` / ``state`` (1 available, 0 not; time in neither is
+    unknown); ``series``: per metric type and window ``time``, the ``mean`` and
+    ``max`` of the values, aggregated in the store at ``step``; ``history``: status
+    changes, newest first.
+    """
+
+    equipment_id: str
+    info: dict[str, str]
+    period: TimeRange
+    step: timedelta
+    status: str
+    availability: AvailabilityResult
+    status_intervals: pd.DataFrame
+    availability_intervals: pd.DataFrame
+    series: pd.DataFrame
+    history: pd.DataFrame
+
+    @property
+    def performance_metrics(self) -> list[str]:
+        return list(PERFORMANCE_METRICS)
+
+    @property
+    def custom_metrics(self) -> list[str]:
+        """Metric types with points in the period beside status, availability and performance."""
+        skip = {STATUS_CHANGE, AVAILABILITY, *PERFORMANCE_METRICS}
+        return sorted(m for m in self.series["metric_type"].unique() if m not in skip)
+
+    def metric(self, metric_type: str) -> pd.DataFrame:
+        return self.series[self.series["metric_type"] == metric_type]
+
+
+def equipment_choices(service: EquipmentAnalyticsService) -> list[tuple[str, str]]:
+    """(label, equipment_id) pairs for a selector, in inventory order."""
+    equipment = service.equipment()
+    return [(f"{eq} — {name}" if name and name != eq else eq, eq)
+            for eq, name in zip(equipment["equipment_id"], equipment["name"])]
+
+
+def _as_timestamps(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(start=pd.to_datetime(frame["start"].astype("int64"), utc=True),
+                        end=pd.to_datetime(frame["end"].astype("int64"), utc=True))
+
+
+def build_detail(service: EquipmentAnalyticsService, equipment_id: str, period: TimeRange) -> DetailModel:
+    """Everything the detail page shows for ``equipment_id``. Raises ``ValidationError``
+    (field ``equipment_id``) for an unknown equipment, store errors as they come."""
+    start, end = period.start, period.end
+    status = service.current_status([equipment_id], at=end).iloc[0]  # validates the id first
+    equipment = service.equipment().set_index("equipment_id")
+    info = {k: str(equipment.at[equipment_id, k]) for k in ("name", "type", "location")}
+    availability = service.calculate_availability(equipment_id, start, end)
+    statuses = _as_timestamps(service.status_intervals([equipment_id], start, end))
+    states = service.store.availability_intervals(start, end, service.staleness, equipment_ids=[equipment_id])
+    step = chart_step(period.length)
+    series = service.store.aggregate(Selection(start, end, equipment_ids=(equipment_id,)), every=step,
+                                     functions=("mean", "max"))
+    series = series[~series["metric_type"].isin([STATUS_CHANGE, AVAILABILITY])].reset_index(drop=True)
+    history = service.status_history([equipment_id], start, end).iloc[::-1].reset_index(drop=True)
+    return DetailModel(equipment_id=equipment_id, info=info, period=period, step=step, status=str(status),
+                       availability=availability, status_intervals=statuses,
+                       availability_intervals=_as_timestamps(states), series=series, history=history)

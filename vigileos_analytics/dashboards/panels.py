@@ -1,0 +1,143 @@
+"""HTML panels of the dashboards: KPI cards and tables, built from the view models.
+
+Every value that reaches the page goes through ``html.escape``; links to the detail
+page carry the equipment id URL-encoded. CSS class names (``vigileos-*``) are
+stable: the browser tests select on them.
+"""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import urlencode
+
+import pandas as pd
+
+from .figures import STATUS_COLOURS
+from .messages import DashboardText
+from .models import DetailModel, OverviewModel
+
+DETAIL_NOTEBOOK = "equipment_detail.ipynb"
+OVERVIEW_NOTEBOOK = "fleet_overview.ipynb"
+
+STYLE = """<style>
+.vigileos-kpis{display:flex;gap:12px;flex-wrap:wrap;margin:6px 0 10px}
+.vigileos-kpi{background:#f6f8fa;border-radius:6px;padding:10px 16px;min-width:130px;border-top:4px solid #1f5fa8}
+.vigileos-kpi .value{font-size:26px;font-weight:600}
+.vigileos-kpi .label{font-size:12px;color:#555;text-transform:uppercase;letter-spacing:.03em}
+table.vigileos-table{border-collapse:collapse;width:100%;font-size:13px}
+table.vigileos-table th{text-align:left;background:#f0f2f5;padding:5px 8px;position:sticky;top:0}
+table.vigileos-table td{padding:4px 8px;border-bottom:1px solid #eceff3}
+table.vigileos-table td.num{text-align:right;font-variant-numeric:tabular-nums}
+.vigileos-badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px}
+.vigileos-title{font-size:22px;font-weight:600;margin:4px 0}
+.vigileos-sub{color:#555;font-size:13px}
+.vigileos-scroll{max-height:420px;overflow:auto}
+.vigileos-figure{flex:1 1 auto;width:100%;min-width:0}
+</style>"""
+
+
+def detail_link(equipment_id: str, lang: str) -> str:
+    """Relative link from the overview to the detail page of ``equipment_id``."""
+    return f"{DETAIL_NOTEBOOK}?{urlencode({'equipment_id': equipment_id, 'lang': lang})}"
+
+
+def overview_link(lang: str) -> str:
+    return f"{OVERVIEW_NOTEBOOK}?{urlencode({'lang': lang})}"
+
+
+def status_badge(status: str, text: DashboardText) -> str:
+    colour = STATUS_COLOURS.get(status, STATUS_COLOURS["unknown"])
+    return (f'<span class="vigileos-badge vigileos-status-{html.escape(status)}" style="background:{colour}">'
+            f'{html.escape(text.label("status", status))}</span>')
+
+
+def header(title: str, subtitle: str = "") -> str:
+    sub = f'<div class="vigileos-sub">{html.escape(subtitle)}</div>' if subtitle else ""
+    return f'{STYLE}<div class="vigileos-title">{html.escape(title)}</div>{sub}'
+
+
+def kpi_cards(model: OverviewModel, text: DashboardText) -> str:
+    """Equipment count, one card per status present or known, and average availability."""
+    cards = [("total", text.t("dashboard.kpi.total"), str(model.total), "#1f5fa8")]
+    for status, count in model.counts.items():
+        if count or status != "unknown":
+            cards.append((status, text.label("status", status), str(count),
+                          STATUS_COLOURS.get(status, STATUS_COLOURS["unknown"])))
+    cards.append(("availability", text.t("dashboard.kpi.average_availability"),
+                  text.percent(model.average_availability), "#1f5fa8"))
+    body = "".join(
+        f'<div class="vigileos-kpi vigileos-kpi-{html.escape(key)}" style="border-top-color:{colour}">'
+        f'<div class="value" data-value="{html.escape(value)}">{html.escape(value)}</div>'
+        f'<div class="label">{html.escape(label)}</div></div>'
+        for key, label, value, colour in cards)
+    return f'<div class="vigileos-kpis">{body}</div>'
+
+
+def _table(headers: list[tuple[str, bool]], rows: list[list[str]], css: str) -> str:
+    head = "".join(f'<th{" class=num" if num else ""}>{html.escape(h)}</th>' for h, num in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td{" class=num" if num else ""}>{cell}</td>' for cell, (_, num) in zip(row, headers))
+        + "</tr>" for row in rows)
+    return f'<div class="vigileos-scroll"><table class="vigileos-table {css}"><thead><tr>{head}</tr></thead>' \
+           f'<tbody>{body}</tbody></table></div>'
+
+
+def equipment_table(model: OverviewModel, text: DashboardText) -> str:
+    """Every equipment, worst availability first, each linking to its detail page."""
+    headers = [(text.t(f"dashboard.table.{k}"), k in ("availability", "coverage"))
+               for k in ("equipment", "name", "type", "location", "status", "availability", "coverage",
+                         "last_metric")]
+    rows = []
+    for row in model.equipment.itertuples(index=False):
+        link = html.escape(detail_link(row.equipment_id, text.lang))
+        rows.append([
+            f'<a class="vigileos-detail-link" href="{link}" target="_self">{html.escape(row.equipment_id)}</a>',
+            html.escape(str(row.name)), html.escape(str(row.type)), html.escape(str(row.location)),
+            status_badge(row.status, text), html.escape(text.percent(row.availability_pct)),
+            html.escape(text.percent(row.coverage_pct, 0)),
+            html.escape(text.datetime(None if pd.isna(row.last_metric_time) else row.last_metric_time)),
+        ])
+    return _table(headers, rows, "vigileos-equipment")
+
+
+def _changes_rows(changes: pd.DataFrame, text: DashboardText, with_equipment: bool) -> list[list[str]]:
+    rows = []
+    for row in changes.itertuples(index=False):
+        cells = [html.escape(text.datetime(row.time))]
+        if with_equipment:
+            link = html.escape(detail_link(row.equipment_id, text.lang))
+            cells.append(f'<a href="{link}" target="_self">{html.escape(str(row.name or row.equipment_id))}</a>')
+        cells += [status_badge(row.previous_status, text), status_badge(row.new_status, text)]
+        rows.append(cells)
+    return rows
+
+
+def changes_table(model: OverviewModel, text: DashboardText) -> str:
+    """The newest status changes of the fleet, newest first."""
+    if model.changes.empty:
+        return f'<p class="vigileos-sub vigileos-changes-empty">{html.escape(text.t("dashboard.changes.none"))}</p>'
+    headers = [(text.t("dashboard.changes.time"), False), (text.t("dashboard.table.equipment"), False),
+               (text.t("dashboard.changes.from"), False), (text.t("dashboard.changes.to"), False)]
+    return _table(headers, _changes_rows(model.changes, text, True), "vigileos-changes")
+
+
+def history_table(model: DetailModel, text: DashboardText) -> str:
+    """Status changes of one equipment, newest first."""
+    if model.history.empty:
+        return f'<p class="vigileos-sub">{html.escape(text.t("dashboard.changes.none"))}</p>'
+    headers = [(text.t("dashboard.changes.time"), False), (text.t("dashboard.changes.from"), False),
+               (text.t("dashboard.changes.to"), False)]
+    return _table(headers, _changes_rows(model.history, text, False), "vigileos-history")
+
+
+def detail_summary(model: DetailModel, text: DashboardText) -> str:
+    """Name, type, location, current status and the period's availability figures."""
+    result = model.availability
+    facts = text.t("dashboard.detail.summary", availability=text.percent(result.availability_pct),
+                   coverage=text.percent(result.coverage_pct, 0), outages=result.outages,
+                   downtime=text.duration(result.downtime_s))
+    info = " · ".join(html.escape(v) for v in (model.info["name"], model.info["type"], model.info["location"]) if v)
+    return (f'<div class="vigileos-detail-summary" data-equipment="{html.escape(model.equipment_id)}">'
+            f'<div style="font-size:18px;font-weight:600">{html.escape(model.equipment_id)} '
+            f'{status_badge(model.status, text)}</div><div class="vigileos-sub">{info}</div>'
+            f'<div style="margin-top:4px">{html.escape(facts)}</div></div>')

@@ -1,0 +1,185 @@
+"""Run Voila on localhost with the two dashboards, and stop it cleanly.
+
+``start_dashboard_server()`` starts ``python -m voila`` on the dashboards folder
+with preheated kernels (the imports of each notebook have already run when a
+visitor arrives; only the request-dependent cells wait), waits until it answers
+and returns a :class:`DashboardServer` holding the URL. ``stop()`` (or leaving the
+``with`` block) asks Voila to shut down its kernels and, past a grace period,
+kills it.
+
+Relative store URLs and inventory paths are made absolute first: Voila runs each
+kernel in the notebook's folder, not where the command was typed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import Settings, load_settings
+from ..errors import DashboardServerError
+
+DEFAULT_HOST = "127.0.0.1"
+OVERVIEW = "fleet_overview.ipynb"
+DETAIL = "equipment_detail.ipynb"
+NOTEBOOKS_ENV = "VIGILEOS_DASHBOARDS_DIR"
+
+
+
+
+def default_notebooks_dir() -> Path:
+    """``$VIGILEOS_DASHBOARDS_DIR``, else ``notebooks/dashboards`` of the source checkout."""
+    if os.environ.get(NOTEBOOKS_ENV):
+        return Path(os.environ[NOTEBOOKS_ENV])
+    return Path(__file__).resolve().parents[2] / "notebooks" / "dashboards"
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    """A TCP port free on ``host`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise :class:`DashboardServerError` when ``host:port`` is taken (another server answers there)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise DashboardServerError(f"Port {port} on {host} is already in use ({exc.strerror}); "
+                                       "choose another with --port, or leave it out to take a free one.") from exc
+
+
+def absolute_store_env(settings: Settings, cwd: Path) -> dict[str, str]:
+    """``VIGILEOS_STORE_URL`` and ``VIGILEOS_INVENTORY`` with relative paths resolved against ``cwd``."""
+    url = settings.store_url
+    if url.startswith("duckdb:///") and not url.startswith("duckdb:////"):
+        path, _, query = url[len("duckdb:///"):].partition("?")
+        url = f"duckdb:///{(cwd / path).resolve()}" + (f"?{query}" if query else "")
+    inventory = settings.inventory_path if settings.inventory_path.is_absolute() else cwd / settings.inventory_path
+    return {"VIGILEOS_STORE_URL": url, "VIGILEOS_INVENTORY": str(inventory.resolve())}
+
+
+@dataclass
+class DashboardServer:
+    """A running Voila: ``url`` is its root, ``overview_url`` / ``detail_url`` the pages."""
+
+    url: str
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+    _log_file: object = field(repr=False, default=None)
+
+    @property
+    def overview_url(self) -> str:
+        return f"{self.url}voila/render/{OVERVIEW}"
+
+    @property
+    def detail_url(self) -> str:
+        return f"{self.url}voila/render/{DETAIL}"
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, grace_s: float = 10.0) -> int | None:
+        """Shut Voila down (SIGTERM: it stops its kernels and exits; SIGKILL after
+        ``grace_s``); returns its exit code."""
+        if self.running:
+            self.process.terminate()
+            try:
+                self.process.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        return self.process.returncode
+
+    def __enter__(self) -> "DashboardServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def voila_command(notebooks_dir: Path, host: str, port: int, *, preheat: bool = True, pool_size: int = 1) -> list[str]:
+    """The ``python -m voila`` command line used by :func:`start_dashboard_server`."""
+    command = [sys.executable, "-m", "voila", str(notebooks_dir), "--no-browser", f"--port={port}",
+               f"--Voila.ip={host}", "--Voila.port_retries=0", "--show_tracebacks=False", "--strip_sources=True",
+               # Kernels of pages closed without notice (crashed tab) are shut down after an hour.
+               "--MappingKernelManager.cull_idle_timeout=3600", "--MappingKernelManager.cull_interval=300"]
+    if preheat and pool_size > 0:
+        command += ["--preheat_kernel=True", f"--pool_size={pool_size}"]
+    return command
+
+
+def _wait_until_up(server: DashboardServer, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not server.running:
+            raise DashboardServerError(
+                f"Voila stopped while starting (exit code {server.process.returncode}). Is port {server.port} "
+                f"already in use? Its log says:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(server.url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.25)
+    server.stop()
+    raise DashboardServerError(f"Voila did not answer at {server.url} within {timeout_s:.0f} s; "
+                               f"its log says:\n{server.log_tail()}")
+
+
+def start_dashboard_server(*, port: int | None = None, host: str = DEFAULT_HOST, notebooks_dir: Path | None = None,
+                           env: Mapping[str, str] | None = None, preheat: bool = True, pool_size: int = 1,
+                           timeout_s: float = 60.0, log_path: Path | None = None) -> DashboardServer:
+    """Start Voila serving the dashboards on ``host:port`` (a free port when ``None``).
+
+    ``env`` replaces the environment given to Voila and its kernels (default: this
+    process's, with the store URL and inventory path made absolute). Raises
+    :class:`DashboardServerError` when Voila does not come up.
+    """
+    notebooks_dir = Path(notebooks_dir or default_notebooks_dir()).resolve()
+    missing = [name for name in (OVERVIEW, DETAIL) if not (notebooks_dir / name).is_file()]
+    if missing:
+        raise DashboardServerError(f"The dashboards folder {notebooks_dir} lacks {', '.join(missing)}; "
+                                   f"set {NOTEBOOKS_ENV} to the folder holding {OVERVIEW} and {DETAIL}.")
+    if env is None:
+        env = {**os.environ, **absolute_store_env(load_settings(), Path.cwd())}
+    if port:
+        check_port_free(host, port)
+    port = port or free_port(host)
+    log_path = log_path or Path(tempfile.mkstemp(prefix="vigileos-voila-", suffix=".log")[1])
+    log_file = open(log_path, "ab")  # noqa: SIM115 - closed by DashboardServer.stop
+    process = subprocess.Popen(voila_command(notebooks_dir, host, port, preheat=preheat, pool_size=pool_size),
+                               cwd=notebooks_dir, env=dict(env), stdout=log_file, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL)
+    server = DashboardServer(url=f"http://{host}:{port}/", port=port, process=process, log_path=log_path,
+                             _log_file=log_file)
+    try:
+        _wait_until_up(server, timeout_s)
+    except BaseException:
+        server.stop()
+        raise
+    return server
