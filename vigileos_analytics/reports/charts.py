@@ -42,9 +42,9 @@ def availability_ranking(table: pd.DataFrame, tr: Translator, target: float | No
     low = float(data["availability_pct"].min()) if len(data) else 0.0
     fig.update_xaxes(title=tr.t("charts.availability_axis"), range=[max(0.0, min(low, target or 100) - 2), 100.5])
     if target is not None:
-        fig.add_vline(x=target, line_dash="dash", line_color="#52606d",
-                      annotation_text=tr.t("charts.target", value=tr.percent(target)))
-    return _layout(fig, tr.t("charts.ranking"), height=max(HEIGHT, 26 * len(data) + 120))
+        fig.add_vline(x=target, line_dash="dash", line_color="#52606d", annotation_yanchor="bottom",
+                      annotation_text=tr.t("charts.target", value=tr.percent(target)))  # above the bars
+    return _layout(fig, tr.t("charts.ranking"), height=max(HEIGHT, 22 * len(data) + 110))
 
 
 def daily_heatmap(daily: pd.DataFrame, tr: Translator) -> go.Figure:
@@ -57,8 +57,8 @@ def daily_heatmap(daily: pd.DataFrame, tr: Translator) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=matrix.to_numpy(), x=days, y=matrix.index, zmin=90, zmax=100,
                                colorscale=[[0, COLORS[OFFLINE]], [0.5, COLORS[MAINTENANCE]], [1, COLORS[OPERATIONAL]]],
                                colorbar={"title": "%"}, hovertemplate="%{y}<br>%{x}: %{z:.2f} %<extra></extra>"))
-    fig.update_xaxes(type="category", tickangle=-45)
-    fig = _layout(fig, tr.t("charts.heatmap"), height=max(HEIGHT, 24 * len(matrix) + 160))
+    fig.update_xaxes(type="category", tickangle=-90, tickfont_size=10)  # one label a day, even on a page
+    fig = _layout(fig, tr.t("charts.heatmap"), height=max(HEIGHT, 20 * len(matrix) + 150))
     return fig.update_layout(margin={"b": 80})
 
 
@@ -103,7 +103,9 @@ def daily_lines(daily: pd.DataFrame, tr: Translator) -> go.Figure:
         fig.add_trace(go.Scatter(x=part["window_start"], y=part["availability_pct"], name=label, mode="lines+markers"))
     fig.update_yaxes(title=tr.t("charts.availability_axis"))
     fig.update_xaxes(title=tr.t("charts.day_utc"))
-    return _layout(fig, tr.t("charts.daily_lines"))
+    rows = -(-labels.nunique() // 3)  # legend rows, about three entries a row on a page
+    fig = _layout(fig, tr.t("charts.daily_lines"), height=HEIGHT + 20 * rows)
+    return fig.update_layout(legend={"yanchor": "top", "y": -0.2})  # below the axis title, however many rows
 
 
 def comparison_bars(table: pd.DataFrame, tr: Translator) -> go.Figure:
@@ -111,14 +113,18 @@ def comparison_bars(table: pd.DataFrame, tr: Translator) -> go.Figure:
     panels = [("availability_pct", tr.t("columns.availability_pct")),
               ("cpu_usage_mean", tr.t("columns.cpu_usage_mean")), ("memory_usage_mean", tr.t("columns.memory_usage_mean")),
               ("response_time_p95", tr.t("columns.response_time_p95"))]
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[1] for p in panels], horizontal_spacing=0.06)
+    # The unit on a second line: four titles side by side fit the width of a page.
+    titles = [title.replace(" (", "<br>(", 1) for _, title in panels]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=titles, horizontal_spacing=0.06)
     labels = table["name"].fillna(table["equipment_id"])
     for col, (column, _) in enumerate(panels, start=1):
         fig.add_trace(go.Bar(x=table[column], y=labels, orientation="h", marker_color=PALETTE[col - 1],
                              showlegend=False, hovertemplate="%{y}: %{x:.1f}<extra></extra>"), row=1, col=col)
         if col > 1:
             fig.update_yaxes(showticklabels=False, row=1, col=col)
-    return _layout(fig, tr.t("charts.comparison"), height=max(HEIGHT, 28 * len(table) + 140))
+    fig.update_annotations(font_size=13)  # the subplot titles
+    fig = _layout(fig, tr.t("charts.comparison"), height=max(HEIGHT, 28 * len(table) + 150))
+    return fig.update_layout(margin={"t": 80})
 
 
 def trend_heatmap(trends: pd.DataFrame, tr: Translator, window_days: int = 7) -> go.Figure:

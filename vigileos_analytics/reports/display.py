@@ -8,6 +8,7 @@ when the runner set one, and becomes a sheet of the Excel workbook.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -30,18 +31,38 @@ STYLE = """
 .vg-kpi.bad .v {color: #b42318;}
 table.vg-table {border-collapse: collapse; font-size: .84em; margin: .3em 0 1em 0;}
 table.vg-table td, table.vg-table th {white-space: nowrap;}
-table.vg-table th {background: #0b3d91; color: white; padding: 4px 8px; text-align: left;}
+table.vg-table th {background: #0b3d91; color: white; padding: 4px 8px; vertical-align: bottom;}
 table.vg-table td {padding: 3px 8px; border-bottom: 1px solid #e4e7eb;}
-table.vg-table td.num {text-align: right; font-variant-numeric: tabular-nums;}
+.jp-RenderedHTMLCommon table.vg-table th, .jp-RenderedHTMLCommon table.vg-table td {text-align: left;}
+.jp-RenderedHTMLCommon table.vg-table th.num, .jp-RenderedHTMLCommon table.vg-table td.num {text-align: right;}
+table.vg-table td.num {font-variant-numeric: tabular-nums;}
 table.vg-table tr:nth-child(even) td {background: #f7f9fc;}
 table.vg-table td.bad {color: #b42318; font-weight: 600;}
 .vg-note {color: #52606d; font-size: .85em; font-style: italic;}
+/* The printed page: A4 with 12 mm margins leaves 703 CSS px of width, the window
+   width export.py prints with, so plotly draws every chart at the printed width. */
+@media print, screen and (max-width: 703px) {
+  body.jp-Notebook {margin: 0; padding: 0;}
+  body.jp-Notebook .jp-Cell {padding: 0;}
+  body.jp-Notebook .jp-OutputArea-output {margin: 0; padding: 0;}
+}
 @media print {
   @page {size: A4; margin: 12mm;}
-  .jp-Cell, .vg-kpis, table.vg-table tr, .js-plotly-plot {break-inside: avoid;}
   body {-webkit-print-color-adjust: exact; print-color-adjust: exact;}
-  table.vg-table {font-size: 8.5px;}
+  .jp-OutputArea-child, .jp-OutputArea-output {display: block;}
+  .jp-Cell, .jp-OutputArea-child {break-inside: auto;}
+  .jp-OutputArea-child:has(.vg-report h2) {break-after: avoid;}
+  .vg-report, .vg-kpis, .js-plotly-plot, table.vg-table tr {break-inside: avoid;}
+  .vg-report h2 {break-after: avoid;}
+  table.vg-table tbody tr:nth-child(-n+2), table.vg-table tbody tr:last-child, table.vg-table + .vg-note {break-before: avoid;}
+  .vg-kpis {gap: 6px;}
+  .vg-kpi {padding: 4px 10px; min-width: 90px;}
   .vg-kpi .v {font-size: 1.2em;}
+  table.vg-table {font-size: 10px; max-width: 100%;}
+  table.vg-table th {white-space: normal; padding: 3px 4px; font-size: 9px;}
+  table.vg-table th.num {width: 48px;}  /* a number column as wide as its values (48 px at least): the heading wraps */
+  table.vg-table td {padding: 2px 4px;}
+  table.vg-table td:not(.num) {white-space: normal;}
   .modebar-container, .modebar {display: none !important;}
 }
 </style>
@@ -79,11 +100,14 @@ def header(tr: Translator, column: str) -> str:
 
 
 def table_html(table: ReportTable, tr: Translator, limit: int | None = None,
-               bad: dict[str, Any] | None = None) -> str:
-    """An HTML table with translated headers and formatted cells. ``bad`` maps a column
-    to a predicate on the raw value: matching cells are shown in red."""
+               bad: dict[str, Any] | None = None, columns: Sequence[str] | None = None) -> str:
+    """An HTML table with translated headers and formatted cells (only ``columns`` when
+    given). ``bad`` maps a column to a predicate on the raw value: matching cells are
+    shown in red."""
     frame = table.frame if limit is None else table.frame.head(limit)
-    heads = "".join(f"<th>{html.escape(header(tr, c))}</th>" for c in frame.columns)
+    frame = frame if columns is None else frame[list(columns)]
+    heads = "".join(f"<th class=\"{'num' if table.kinds.get(c, 'text') in _NUMERIC_KINDS else ''}\">"
+                    f"{html.escape(header(tr, c))}</th>" for c in frame.columns)
     rows = []
     for record in frame.itertuples(index=False, name=None):
         cells = []
@@ -151,11 +175,13 @@ def show_kpis(ctx: ReportContext, kpis: dict[str, Any]) -> None:
     display(HTML(f"<div class=\"vg-kpis\">{''.join(cards)}</div>"))
 
 
-def show_table(ctx: ReportContext, table: ReportTable, limit: int | None = None, save: bool = True) -> None:
-    """Show ``table`` formatted (first ``limit`` rows) and save it whole for the workbook."""
+def show_table(ctx: ReportContext, table: ReportTable, limit: int | None = None, save: bool = True,
+               columns: Sequence[str] | None = None) -> None:
+    """Show ``table`` formatted (first ``limit`` rows, only ``columns`` when given) and save
+    it whole for the workbook."""
     target = ctx.params.thresholds.get("availability", 0.0)
     bad = {"availability_pct": lambda v: v < target, "change_pct_7d": lambda v: False}
-    display(HTML(table_html(table, ctx.tr, limit, bad)))
+    display(HTML(table_html(table, ctx.tr, limit, bad, columns)))
     if save:
         save_table(ctx, table)
 

@@ -4,7 +4,9 @@ The HTML embeds plotly.js (the kernel runs with ``PLOTLY_RENDERER=notebook``), s
 opens offline; :func:`count_figures` checks that every figure the notebook drew is
 in it. The PDF is that HTML printed by headless Chromium (path from
 ``VIGILEOS_CHROMIUM``, else ``chromium`` / ``chromium-browser`` / ``google-chrome``
-on the PATH), so the charts in the PDF are the same drawings.
+on the PATH) on portrait A4, so the charts in the PDF are the same drawings, drawn
+at the width of the page (see PRINT_WINDOW); the print rules of display.STYLE fit
+tables to the page and keep headings with what follows them.
 """
 
 from __future__ import annotations
@@ -21,9 +23,16 @@ from nbconvert import HTMLExporter
 from ..errors import ReportError
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
+#: The content box of the printed page in CSS px (96 an inch): A4 less the 12 mm margins of
+#: the ``@page`` rule in display.STYLE. Chromium lays the page out in a window this size
+#: before it prints, and the report CSS lays out a window this narrow as the printed page,
+#: so plotly draws every chart at the printed width (plotly does not redraw for printing:
+#: drawn in a wider window, charts lose their right side and their x axis on paper).
+PRINT_WINDOW = (703, 1032)
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--no-pdf-header-footer",
-                  "--hide-scrollbars", "--run-all-compositor-stages-before-draw", "--virtual-time-budget=5000")
+                  "--hide-scrollbars", "--run-all-compositor-stages-before-draw", "--virtual-time-budget=5000",
+                  f"--window-size={PRINT_WINDOW[0]},{PRINT_WINDOW[1]}")
 #: Seconds Chromium may take to print one report.
 PDF_TIMEOUT = 120
 

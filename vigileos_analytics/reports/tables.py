@@ -194,6 +194,13 @@ def comparison_table(ctx: ReportContext) -> ReportTable:
     return ReportTable("comparison", frame.reset_index(), kinds)
 
 
+#: The comparison table is shown in these two parts, each narrow enough for a portrait page.
+COMPARISON_PARTS = (
+    ("equipment_id", "name", "location", "availability_pct", "downtime_s", "outages", "mtbf_s", "mttr_s"),
+    ("equipment_id", "name", *(f"{m}_{s}" for m in PERFORMANCE_METRICS for s in ("mean", "p95"))),
+)
+
+
 def trend_analysis(ctx: ReportContext):
     """Trends over the 7 and 30 days before the period's end (see :mod:`vigileos_analytics.trends`)."""
     from ..trends import analyze_trends
