@@ -4,10 +4,15 @@ against real Voila servers (preheated kernels) reading real DuckDB files.
 A small simulated fleet (6 equipment x 3 days, fixed end) is seeded once; pages
 pin ``?now=`` to its end so nothing depends on the wall clock. New points are
 written by a separate Python process while a page is open, and must appear after
-an auto-refresh tick (``VIGILEOS_DASHBOARD_REFRESH=2`` seconds). Error states run
+an auto-refresh tick (``VIGILEOS_DASHBOARD_REFRESH=2`` seconds), and so must an
+alert written meanwhile by ``vigileos alerts check``. Error states run
 on their own servers (empty store, a store path that is a folder, an unknown URL
 scheme). Screenshots land in ``test-artifacts/``; the two README images in
 ``docs/images/``.
+
+The first tests need no browser: the overview's model and alert panel, built from
+a seeded store where ``check_alerts`` wrote alerts. Browser tests carry the
+``browser`` and ``slow`` marks and are skipped without Debian's chromium.
 """
 
 from __future__ import annotations
@@ -18,18 +23,25 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
+from vigileos_analytics.alert_rules import parse_rules
+from vigileos_analytics.alerts import check_alerts
+from vigileos_analytics.analytics import EquipmentAnalyticsService
+from vigileos_analytics.dashboards import DashboardText, build_detail, build_overview, resolve_range
+from vigileos_analytics.dashboards.panels import alerts_table
 from vigileos_analytics.dashboards.server import DashboardServer, start_dashboard_server
 from vigileos_analytics.simulate import FleetSpec
 from vigileos_analytics.simulation_io import simulate_into_store
 from vigileos_analytics.stores import open_store
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+from .conftest import FLEET_END
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -43,9 +55,76 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 PAGE_TIMEOUT_MS = 240_000
 VOILA_ERROR_TEXT = "There was an error when executing cell"
 
-if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs chromium
-    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def browser_test(test):
+    """Marks a test that drives Chromium (skipped when Debian's chromium is missing)."""
+    for mark in (pytest.mark.browser, pytest.mark.slow,
+                 pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                    reason="Debian's chromium is not installed (apt-get install -y chromium)")):
+        test = mark(test)
+    return test
+
+
+def _threshold_rule(name: str, metric: str, severity: str, threshold: float = 0.0) -> dict:
+    """A threshold rule on the last hour's mean; above 0 it fires for any equipment with data."""
+    return {"name": name, "kind": "threshold", "metric": metric, "window": "1h", "function": "mean",
+            "threshold": threshold, "severity": severity}
+
+
+# -- without a browser: the overview's alerts ------------------------------------------------
+
+
+def test_overview_model_and_panel_list_active_alerts_newest_first_escaped(seeded_store_dir: Path) -> None:
+    store = open_store(f"duckdb:///{seeded_store_dir / 'metrics.duckdb'}")
+    service = EquipmentAnalyticsService(store, inventory=seeded_store_dir / "inventory.csv")
+    period = resolve_range("24h", FLEET_END)
+    en, fr = DashboardText("en"), DashboardText("fr")
+
+    empty = build_overview(service, period)
+    assert empty.alerts.empty and empty.alerts_total == 0
+    assert "No active alerts" in alerts_table(empty, en) and "Aucune alerte active" in alerts_table(empty, fr)
+
+    hour = pd.Timedelta(hours=1).to_pytimedelta()
+    cpu = parse_rules({"rules": [_threshold_rule("cpu_busy", "cpu_usage", "warning")]})
+    memory = parse_rules({"rules": [_threshold_rule("memory_busy", "memory_usage", "critical")]})
+    check_alerts(store, cpu, FLEET_END - 3 * hour, ["EQ-0002", "EQ-0001"])
+    check_alerts(store, memory, FLEET_END - hour, ["EQ-0005"])
+    # EQ-0001's alert clears an hour later: resolved alerts are not listed.
+    cleared = check_alerts(store, parse_rules({"rules": [_threshold_rule("cpu_busy", "cpu_usage", "warning", 1e9)]}),
+                           FLEET_END - 2 * hour, ["EQ-0001"])
+    assert len(cleared.resolved) == 1
+
+    model = build_overview(service, period)
+    assert model.alerts_total == 2
+    assert model.alerts[["equipment_id", "rule", "severity"]].values.tolist() == [
+        ["EQ-0005", "memory_busy", "critical"], ["EQ-0002", "cpu_busy", "warning"]]
+    assert model.alerts["time"].tolist() == [pd.Timestamp(FLEET_END - hour), pd.Timestamp(FLEET_END - 3 * hour)]
+    names = pd.read_csv(seeded_store_dir / "inventory.csv").set_index("equipment_id")["name"]
+    assert model.alerts["name"].tolist() == [names["EQ-0005"], names["EQ-0002"]]
+
+    panel = alerts_table(model, en)
+    assert panel.index('data-equipment="EQ-0005"') < panel.index('data-equipment="EQ-0002"')
+    assert "EQ-0001" not in panel and "No active alerts" not in panel
+    for expected in ("2 firing, newest first", "for 1 h", "for 3 h", names["EQ-0005"], "memory_busy", "critical",
+                     "warning", "mean memory_usage over 1h is", "2024-01-31 23:00", "2024-01-31 21:00",
+                     "equipment_detail.ipynb?equipment_id=EQ-0005&amp;lang=en"):
+        assert expected in panel, expected
+    french = alerts_table(model, fr)
+    assert "Gravité" in french and "critique" in french and "31/01/2024 23:00" in french and "depuis 1 h" in french
+
+    newest = build_overview(service, period, alerts_shown=1)
+    assert newest.alerts["equipment_id"].tolist() == ["EQ-0005"] and newest.alerts_total == 2
+    assert "The 1 newest of 2 active alerts" in alerts_table(newest, en)
+
+    hostile = replace(model, alerts=model.alerts.assign(name="<b>Pump & co</b>",
+                                                        message='<script>alert("x")</script>'))
+    escaped = alerts_table(hostile, en)
+    assert "<script>" not in escaped and "<b>" not in escaped
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in escaped and "&lt;b&gt;Pump &amp; co" in escaped
+
+    # Alert points are not a metric of the detail page.
+    assert "alert" not in build_detail(service, "EQ-0005", period).custom_metrics
 
 
 def _server_env(store_url: str, inventory: Path, refresh_s: float = 2.0) -> dict[str, str]:
@@ -90,6 +169,7 @@ def broken_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
@@ -112,12 +192,15 @@ def _open(tab, url: str) -> None:
     tab.wait_for_selector(".vigileos-updated [data-refreshes]")
 
 
-def _shot(tab, name: str, readme: bool = False) -> None:
+def _shot(tab, name: str, readme: bool | str = False) -> None:
+    """A full-page screenshot in test-artifacts/; with ``readme``, also the viewport as the
+    README image ``name`` (or the name given)."""
     ARTIFACTS.mkdir(exist_ok=True)
     tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     if readme:
         README_IMAGES.mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(README_IMAGES / f"{name}.png"), full_page=False)
+        image = readme if isinstance(readme, str) else name
+        tab.screenshot(path=str(README_IMAGES / f"{image}.png"), full_page=False)
 
 
 def _trace(tab, css: str, index: int, axis: str) -> list:
@@ -147,37 +230,70 @@ def _write_live_points(store_url: str) -> None:
                    env={k: v for k, v in os.environ.items() if not k.startswith("VIGILEOS_")})
 
 
+def _start_alerts_check(store_url: str, folder: Path) -> subprocess.Popen:
+    """``vigileos alerts check`` in another process: a critical memory rule that fires for EQ-0003 at the end."""
+    rules = folder / "alert_rules.yaml"
+    rules.write_text(yaml.safe_dump({"rules": [_threshold_rule("memory_busy", "memory_usage", "critical")]}),
+                     encoding="utf-8")
+    return subprocess.Popen([sys.executable, "-m", "vigileos_analytics", "--store", store_url, "alerts", "check",
+                             "--rules", str(rules), "--at", "2024-02-01T00:00", "--equipment", "EQ-0003"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={k: v for k, v in os.environ.items() if not k.startswith("VIGILEOS_")})
+
+
 def _kpi(tab, key: str) -> str:
     return tab.get_attribute(f".vigileos-kpi-{key} .value", "data-value")
 
 
-def test_overview_shows_the_fleet_and_new_points_after_a_refresh_tick(page, server, fleet_dir):
+@browser_test
+def test_overview_shows_the_fleet_and_new_points_after_a_refresh_tick(page, server, fleet_dir, tmp_path):
     _open(page, f"{server.overview_url}?{PINNED}")
     assert page.inner_text(".vigileos-title") == "Fleet overview"
     assert _kpi(page, "total") == "6"
+    # The figure widget may draw a moment after the first render's "updated" line.
+    page.wait_for_function("() => document.querySelector('.vigileos-ranking .js-plotly-plot')?.data?.[0]",
+                           timeout=60_000)
     assert len(_trace(page, ".vigileos-ranking", 0, "x")) == 6
     links = page.locator(".vigileos-equipment a.vigileos-detail-link")
     assert links.count() == 6
     assert links.first.get_attribute("href").startswith("equipment_detail.ipynb?equipment_id=EQ-")
+    assert page.inner_text(".vigileos-alerts-area") == "No active alerts"
     _no_traceback(page)
-    _shot(page, "fleet_overview", readme=True)
+    _shot(page, "fleet_overview")
 
     before = int(_kpi(page, "maintenance"))
-    _write_live_points(f"duckdb:///{fleet_dir / 'metrics.duckdb'}")
+    store_url = f"duckdb:///{fleet_dir / 'metrics.duckdb'}"
+    check = _start_alerts_check(store_url, tmp_path)  # runs while the points below are written
+    _write_live_points(store_url)
+    output, _ = check.communicate(timeout=60)
+    assert check.returncode == 0 and "1 raised" in output, output
     # Ticks go on while the writer runs: count from now, so two more ticks mean at
     # least one whole refresh started after the points were written.
     ticks = int(page.get_attribute(".vigileos-updated [data-refreshes]", "data-refreshes"))
     page.wait_for_function(
         "n => Number(document.querySelector('.vigileos-updated [data-refreshes]').dataset.refreshes) > n + 1",
         arg=ticks, timeout=60_000)
-    assert int(_kpi(page, "maintenance")) == before + 1
+    # Under load a refresh can take longer than a tick: wait for the new count itself.
+    page.wait_for_function(
+        "n => Number(document.querySelector('.vigileos-kpi-maintenance .value').dataset.value) === n + 1",
+        arg=before, timeout=120_000)
     first_change = page.inner_text(".vigileos-changes tbody tr")
     name = pd.read_csv(fleet_dir / "inventory.csv").set_index("equipment_id").at["EQ-0006", "name"]
     assert name in first_change
     assert "maintenance" in first_change
-    _shot(page, "fleet_overview_after_refresh")
+    page.wait_for_selector(".vigileos-alerts tbody tr[data-equipment='EQ-0003']", timeout=30_000)  # visible
+    alert = page.locator(".vigileos-alerts tbody tr")
+    assert alert.count() == 1 and alert.get_attribute("data-equipment") == "EQ-0003"
+    eq3 = pd.read_csv(fleet_dir / "inventory.csv").set_index("equipment_id").at["EQ-0003", "name"]
+    cells = [alert.locator("td").nth(i).inner_text() for i in range(5)]
+    assert cells[:3] == ["critical", eq3, "memory_busy"], cells
+    assert cells[3].startswith("mean memory_usage over 1h is") and cells[4].startswith("2024-02-01 00:00"), cells
+    assert "just started" in cells[4], cells
+    _no_traceback(page)
+    _shot(page, "fleet_overview_after_refresh", readme="fleet_overview")
 
 
+@browser_test
 def test_detail_page_draws_charts_and_follows_the_selector(page, server):
     _open(page, f"{server.detail_url}?equipment_id=EQ-0001&{PINNED}")
     assert page.get_attribute(".vigileos-detail-summary", "data-equipment") == "EQ-0001"
@@ -186,7 +302,7 @@ def test_detail_page_draws_charts_and_follows_the_selector(page, server):
     assert len(first_cpu) > 100
     for metric in ("memory-usage", "response-time"):
         assert len(_trace(page, f".vigileos-metric-{metric}", 1, "y")) > 100
-    assert page.locator(".vigileos-metric-cpu-usage .shapelayer path").count() >= 1  # the threshold line
+    page.wait_for_selector(".vigileos-metric-cpu-usage .shapelayer path", state="attached")  # the threshold line
     assert "Temperature" in page.inner_text(".vigileos-custom-metrics")
     _no_traceback(page)
     _shot(page, "equipment_detail", readme=True)
@@ -201,6 +317,7 @@ def test_detail_page_draws_charts_and_follows_the_selector(page, server):
     _shot(page, "equipment_detail_switched")
 
 
+@browser_test
 def test_unknown_equipment_gets_a_friendly_message_in_french(page, server):
     _open(page, f"{server.detail_url}?equipment_id=NO-SUCH-THING&lang=fr&{PINNED}")
     notice = page.inner_text(".vigileos-notice")
@@ -210,6 +327,7 @@ def test_unknown_equipment_gets_a_friendly_message_in_french(page, server):
     _shot(page, "equipment_detail_unknown_fr")
 
 
+@browser_test
 @pytest.mark.parametrize(("state", "title"), [
     ("empty", "No data yet"),
     ("unreachable", "The data store cannot be reached"),
@@ -223,6 +341,7 @@ def test_error_states_show_a_message_and_no_traceback(page, broken_servers, stat
     _shot(page, f"fleet_overview_{state}")
 
 
+@browser_test
 def test_cli_prints_the_address_and_stops_cleanly_on_ctrl_c(fleet_dir, tmp_path):
     """``python -m vigileos_analytics dashboard`` as a user runs it; SIGINT as Ctrl-C sends it."""
     import signal

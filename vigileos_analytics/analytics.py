@@ -26,6 +26,7 @@ from .schema import (AVAILABILITY, MAINTENANCE, OFFLINE, OPERATIONAL, PERFORMANC
 from .stores.base import MetricsStore, Selection
 
 UNKNOWN_STATUS = "unknown"
+ALERT_METRIC_TYPE = "alert"
 
 
 def _utc_now() -> datetime:
@@ -279,6 +280,7 @@ class EquipmentAnalyticsService:
                                     functions=("mean",))
         perf = perf.pivot(index="equipment_id", columns="metric_type", values="mean") if not perf.empty else pd.DataFrame()
         latest = self.store.latest(equipment_ids=ids)
+        latest = latest[latest["metric_type"] != ALERT_METRIC_TYPE]  # an alert check is not a measurement
         last_time = latest.groupby("equipment_id")["time"].max() if not latest.empty else pd.Series(dtype=object)
         rows = []
         for eq, name, kind, location in zip(ids, equipment["name"], equipment["type"], equipment["location"]):

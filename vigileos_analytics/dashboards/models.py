@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
+from ..alert_rules import SEVERITIES
+from ..alerts import ALERT_METRIC, current_alerts
 from ..analytics import UNKNOWN_STATUS, AvailabilityResult, EquipmentAnalyticsService
 from ..schema import AVAILABILITY, DEFAULT_STATUSES, PERFORMANCE_METRICS, STATUS_CHANGE
 from ..stores.base import Selection
@@ -23,6 +25,10 @@ from .params import TimeRange
 CHART_STEPS = tuple(pd.Timedelta(s) for s in ("1min", "5min", "15min", "30min", "1h", "3h", "6h", "12h", "1D"))
 MAX_CHART_POINTS = 720
 RECENT_CHANGES = 15
+#: Active alerts listed on the overview (newest first); the panel says how many more there are.
+ACTIVE_ALERTS = 10
+
+ALERT_COLUMNS = ["time", "equipment_id", "name", "rule", "severity", "value", "message"]
 
 EQUIPMENT_COLUMNS = ["equipment_id", "name", "type", "location", "status", "availability_pct", "coverage_pct",
                      "last_metric_time"]
@@ -42,7 +48,10 @@ class OverviewModel:
 
     ``counts``: equipment per current status (every known status, zeros included, plus
     ``unknown``); ``equipment``: one row per equipment (see ``EQUIPMENT_COLUMNS``),
-    worst availability first; ``changes``: the newest status changes, newest first.
+    worst availability first; ``changes``: the newest status changes, newest first;
+    ``alerts``: the alerts firing at the end of the period (see ``ALERT_COLUMNS``;
+    ``time`` is when each started), newest first, at most ``ACTIVE_ALERTS`` of the
+    ``alerts_total`` firing.
     """
 
     period: TimeRange
@@ -52,10 +61,25 @@ class OverviewModel:
     average_availability: float | None
     equipment: pd.DataFrame
     changes: pd.DataFrame
+    alerts: pd.DataFrame
+    alerts_total: int
+
+
+def active_alerts(service: EquipmentAnalyticsService, at: datetime, names: dict[str, str],
+                  limit: int = ACTIVE_ALERTS) -> tuple[pd.DataFrame, int]:
+    """The alerts firing at ``at`` (newest start first; at equal times the most severe
+    first, then by equipment and rule), at most ``limit`` of them, and how many fire."""
+    firing = current_alerts(service.store, at)
+    rank = {severity: -i for i, severity in enumerate(SEVERITIES)}  # critical first
+    firing = firing.assign(_rank=[rank.get(s, 1) for s in firing["severity"]]).sort_values(
+        ["time", "_rank", "equipment_id", "rule"], ascending=[False, True, True, True], kind="stable")
+    shown = firing.head(limit)
+    shown = shown.assign(name=[names.get(eq) or eq for eq in shown["equipment_id"]])
+    return shown[ALERT_COLUMNS].reset_index(drop=True), len(firing)
 
 
 def build_overview(service: EquipmentAnalyticsService, period: TimeRange,
-                   recent_changes: int = RECENT_CHANGES) -> OverviewModel:
+                   recent_changes: int = RECENT_CHANGES, alerts_shown: int = ACTIVE_ALERTS) -> OverviewModel:
     """Everything the overview shows. Raises :class:`EmptyStoreError` when the store
     holds no measurement, store errors as they come."""
     if not service.store.equipment_ids():
@@ -74,9 +98,10 @@ def build_overview(service: EquipmentAnalyticsService, period: TimeRange,
     history = service.status_history(None, period.start, period.end).tail(recent_changes).iloc[::-1]
     names = dict(zip(equipment["equipment_id"], equipment["name"]))
     changes = history.assign(name=history["equipment_id"].map(names)).reset_index(drop=True)
+    alerts, alerts_total = active_alerts(service, period.end, names, alerts_shown)
     return OverviewModel(period=period, generated_at=datetime.now(timezone.utc), total=len(equipment),
                          counts=counts, average_availability=payload["summary"]["average_availability"],
-                         equipment=equipment, changes=changes)
+                         equipment=equipment, changes=changes, alerts=alerts, alerts_total=alerts_total)
 
 
 @dataclass(frozen=True)
@@ -108,7 +133,7 @@ class DetailModel:
     @property
     def custom_metrics(self) -> list[str]:
         """Metric types with points in the period beside status, availability and performance."""
-        skip = {STATUS_CHANGE, AVAILABILITY, *PERFORMANCE_METRICS}
+        skip = {STATUS_CHANGE, AVAILABILITY, ALERT_METRIC, *PERFORMANCE_METRICS}
         return sorted(m for m in self.series["metric_type"].unique() if m not in skip)
 
     def metric(self, metric_type: str) -> pd.DataFrame:
@@ -140,7 +165,7 @@ def build_detail(service: EquipmentAnalyticsService, equipment_id: str, period: 
     step = chart_step(period.length)
     series = service.store.aggregate(Selection(start, end, equipment_ids=(equipment_id,)), every=step,
                                      functions=("mean", "max"))
-    series = series[~series["metric_type"].isin([STATUS_CHANGE, AVAILABILITY])].reset_index(drop=True)
+    series = series[~series["metric_type"].isin([STATUS_CHANGE, AVAILABILITY, ALERT_METRIC])].reset_index(drop=True)
     history = service.status_history([equipment_id], start, end).iloc[::-1].reset_index(drop=True)
     return DetailModel(equipment_id=equipment_id, info=info, period=period, step=step, status=str(status),
                        availability=availability, status_intervals=statuses,

@@ -152,7 +152,7 @@ class _Page:
 
 
 class OverviewPage(_Page):
-    """Counts by status, average availability, ranking, equipment table, recent changes."""
+    """Counts by status, average availability, active alerts, ranking, recent changes, equipment table."""
 
     title_key = "dashboard.overview.title"
 
@@ -164,11 +164,14 @@ class OverviewPage(_Page):
         self.ranking = FigureSlot("vigileos-ranking")
         self.changes = w.HTML()
         self.changes.add_class("vigileos-changes-area")
+        self.alerts = w.HTML()
+        self.alerts.add_class("vigileos-alerts-area")
         self.table = w.HTML()
         self.table.add_class("vigileos-equipment-area")
         t = self.text.t
         self.content.children = [
             self.period_line, self.kpis,
+            w.HTML(f"<h3>{html.escape(t('dashboard.alerts.title'))}</h3>"), self.alerts,
             w.HBox([w.Box([self.ranking.widget], layout=w.Layout(width="55%")),
                     w.VBox([w.HTML(f"<h3>{html.escape(t('dashboard.changes.title'))}</h3>"), self.changes],
                            layout=w.Layout(width="45%"))]),
@@ -187,6 +190,7 @@ class OverviewPage(_Page):
             "dashboard.range.shown", start=text.datetime(model.period.start), end=text.datetime(model.period.end)))
             + "</div>")
         self.kpis.value = panels.kpi_cards(model, text)
+        self.alerts.value = panels.alerts_table(model, text)
         self.ranking.show(figures.ranking_figure(model, text))
         self.changes.value = panels.changes_table(model, text)
         self.table.value = panels.equipment_table(model, text)

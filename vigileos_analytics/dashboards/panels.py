@@ -16,6 +16,10 @@ from .figures import STATUS_COLOURS
 from .messages import DashboardText
 from .models import DetailModel, OverviewModel
 
+#: Badge colours of alert severities (the same red / amber as the statuses, blue for info).
+SEVERITY_COLOURS = {"critical": STATUS_COLOURS["offline"], "warning": STATUS_COLOURS["maintenance"],
+                    "info": "#1f5fa8"}
+
 DETAIL_NOTEBOOK = "equipment_detail.ipynb"
 OVERVIEW_NOTEBOOK = "fleet_overview.ipynb"
 
@@ -33,6 +37,8 @@ table.vigileos-table td.num{text-align:right;font-variant-numeric:tabular-nums}
 .vigileos-sub{color:#555;font-size:13px}
 .vigileos-scroll{max-height:420px;overflow:auto}
 .vigileos-figure{flex:1 1 auto;width:100%;min-width:0}
+table.vigileos-alerts td.message{white-space:normal;max-width:520px}
+.vigileos-alerts-empty{color:#2e9d57}
 </style>"""
 
 
@@ -119,6 +125,46 @@ def changes_table(model: OverviewModel, text: DashboardText) -> str:
     headers = [(text.t("dashboard.changes.time"), False), (text.t("dashboard.table.equipment"), False),
                (text.t("dashboard.changes.from"), False), (text.t("dashboard.changes.to"), False)]
     return _table(headers, _changes_rows(model.changes, text, True), "vigileos-changes")
+
+
+def severity_badge(severity: str, text: DashboardText) -> str:
+    colour = SEVERITY_COLOURS.get(severity, STATUS_COLOURS["unknown"])
+    return (f'<span class="vigileos-badge vigileos-severity-{html.escape(severity)}" style="background:{colour}">'
+            f'{html.escape(text.label("alerts.severity", severity))}</span>')
+
+
+def alerts_table(model: OverviewModel, text: DashboardText) -> str:
+    """The alerts firing at the end of the period, newest first (as many as the model holds),
+    or a one-line empty state. Rows carry ``data-equipment``, ``data-rule`` and ``data-severity``."""
+    if model.alerts.empty:
+        return f'<p class="vigileos-sub vigileos-alerts-empty">{html.escape(text.t("dashboard.alerts.none"))}</p>'
+    shown = len(model.alerts)
+    summary = (text.t("dashboard.alerts.count", count=shown) if model.alerts_total <= shown
+               else text.t("dashboard.alerts.more", shown=shown, total=model.alerts_total))
+    headers = [(text.t(f"dashboard.alerts.column.{k}"), False)
+               for k in ("severity", "equipment", "rule", "message", "since")]
+    head = "".join(f"<th>{html.escape(h)}</th>" for h, _ in headers)
+    end = pd.Timestamp(model.period.end)
+    rows = []
+    for row in model.alerts.itertuples(index=False):
+        link = html.escape(detail_link(row.equipment_id, text.lang))
+        seconds = (end - row.time).total_seconds()
+        age = (text.t("dashboard.alerts.age", duration=text.duration(seconds)) if seconds >= 60
+               else text.t("dashboard.alerts.just_now"))
+        rows.append(
+            f'<tr data-equipment="{html.escape(row.equipment_id)}" data-rule="{html.escape(row.rule)}" '
+            f'data-severity="{html.escape(row.severity)}">'
+            f"<td>{severity_badge(row.severity, text)}</td>"
+            f'<td><a href="{link}" target="_self" title="{html.escape(row.equipment_id)}">'
+            f"{html.escape(str(row.name))}</a></td>"
+            f"<td><code>{html.escape(row.rule)}</code></td>"
+            f'<td class="message">{html.escape(row.message)}</td>'
+            f'<td class="since">{html.escape(text.datetime(row.time))}<br>'
+            f'<span class="vigileos-sub">{html.escape(age)}</span></td></tr>')
+    return (f'<div class="vigileos-sub vigileos-alerts-summary" data-total="{model.alerts_total}">'
+            f"{html.escape(summary)}</div>"
+            f'<div class="vigileos-scroll"><table class="vigileos-table vigileos-alerts"><thead><tr>{head}</tr>'
+            f'</thead><tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def history_table(model: DetailModel, text: DashboardText) -> str:
