@@ -133,3 +133,23 @@ def intervals_from_samples(samples: pd.DataFrame, start_ns: int, end_ns: int, st
     # The runs of a gap of 0 are the samples themselves, so one code path serves both.
     runs = build_runs(*stream, gap_ns=0)
     return intervals_from_runs(runs, start_ns, end_ns, staleness_ns)
+
+
+def intervals_from_store(store, start, end, staleness, equipment_ids=None) -> pd.DataFrame:
+    """``availability_intervals`` for any store, from its raw availability samples:
+    reads [start - staleness, end) so the state at ``start`` is carried in."""
+    from .errors import ValidationError
+    from .schema import AVAILABILITY
+    from .stores.base import Selection
+
+    window = Selection(start, end, equipment_ids=equipment_ids)
+    staleness_ns = int(staleness.total_seconds() * 1e9)
+    if staleness_ns <= 0:
+        raise ValidationError(f"staleness must be positive; got {staleness!r}.", field="staleness", value=staleness)
+    samples = store.query(Selection(window.start - staleness, window.end, equipment_ids=equipment_ids,
+                                    metric_types=(AVAILABILITY,)))
+    return intervals_from_samples(pd.DataFrame({
+        "equipment_id": samples["equipment_id"].astype(str).to_numpy(),
+        "time": samples["time"].to_numpy("datetime64[ns]").view("int64"),
+        "value": samples["value"].to_numpy(),
+    }), window.start_ns, window.end_ns, staleness_ns)

@@ -326,3 +326,15 @@ def _normalize_value_column(col: pd.Series) -> np.ndarray:
     return values
 
 
+def check_availability_values(frame: pd.DataFrame) -> None:
+    """Availability samples of a normalized points frame are 1 (available) or 0 (unavailable)."""
+    is_availability = (frame["metric_type"] == AVAILABILITY).to_numpy()
+    if is_availability.any():
+        values = frame["value"].to_numpy()[is_availability]
+        bad = (values != 0) & (values != 1)
+        if bad.any():
+            row = int(np.flatnonzero(is_availability)[np.flatnonzero(bad)[0]])
+            raise ValidationError(
+                f"availability values must be 1 (available) or 0 (unavailable); got {values[bad][0]!r} in row {row}.",
+                field="value", value=values[bad][0],
+            )

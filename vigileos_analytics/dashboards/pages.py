@@ -186,7 +186,7 @@ class OverviewPage(_Page):
 
     def render(self, model: Any) -> None:
         text = self.text
-        self.period_line.value = (f'<div class="vigileos-sub">' + html.escape(text.t(
+        self.period_line.value = ('<div class="vigileos-sub">' + html.escape(text.t(
             "dashboard.range.shown", start=text.datetime(model.period.start), end=text.datetime(model.period.end)))
             + "</div>")
         self.kpis.value = panels.kpi_cards(model, text)

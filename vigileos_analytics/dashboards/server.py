@@ -14,7 +14,6 @@ kernel in the notebook's folder, not where the command was typed.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys

@@ -25,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 import pandas as pd
 
 from ..errors import ValidationError
-from ..schema import Point, validate_range
+from ..schema import Point, points_to_frame, validate_range
 
 AGGREGATE_FUNCTIONS = ("count", "mean", "min", "max", "p95", "last")
 
@@ -99,6 +99,18 @@ class Health:
     version: str = ""
     message: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+
+
+class WritesPointsAsFrames:
+    """Mixin: ``write_points`` validates :class:`Point` objects and hands them to ``write_frame``."""
+
+    def write_points(self, points: Iterable[Point]) -> WriteResult:
+        points = list(points)
+        if not all(isinstance(p, Point) for p in points):
+            raise ValidationError("write_points takes Point objects.", field="points")
+        if not points:
+            return WriteResult(0, 0)
+        return self.write_frame(points_to_frame(points))  # type: ignore[attr-defined]
 
 
 class NoSessionNeeded:

@@ -8,9 +8,6 @@ import json
 import numpy as np
 import pandas as pd
 
-from ..errors import ValidationError
-from ..schema import AVAILABILITY
-
 
 def sorted_unique_points(series_ids: np.ndarray, times: np.ndarray, values: np.ndarray) -> pd.DataFrame:
     """Points sorted by (series, time), keeping the last of duplicates (last write wins)."""
@@ -26,19 +23,6 @@ def sorted_unique_points(series_ids: np.ndarray, times: np.ndarray, values: np.n
         keep = ~duplicate_of_next
         sid, t, v = sid[keep], t[keep], v[keep]
     return pd.DataFrame({"series_id": sid, "time": t, "value": v})
-
-
-def check_availability_values(frame: pd.DataFrame) -> None:
-    is_availability = (frame["metric_type"] == AVAILABILITY).to_numpy()
-    if is_availability.any():
-        values = frame["value"].to_numpy()[is_availability]
-        bad = (values != 0) & (values != 1)
-        if bad.any():
-            row = int(np.flatnonzero(is_availability)[np.flatnonzero(bad)[0]])
-            raise ValidationError(
-                f"availability values must be 1 (available) or 0 (unavailable); got {values[bad][0]!r} in row {row}.",
-                field="value", value=values[bad][0],
-            )
 
 
 def factorize_series(frame: pd.DataFrame, tag_columns: list[str]) -> tuple[np.ndarray, pd.DataFrame]:

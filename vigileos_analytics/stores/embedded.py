@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import QueryError, StoreConnectionError, ValidationError, WriteError
-from ..intervals import intervals_from_runs, intervals_from_samples
-from ..schema import AVAILABILITY, Point, normalize_points_frame, points_to_frame, to_ns
-from .base import AGGREGATE_FUNCTIONS, Health, Selection, WriteResult
-from .duckdb_frames import check_availability_values, factorize_series, points_with_series, sorted_unique_points
+from ..intervals import intervals_from_runs, intervals_from_store
+from ..schema import AVAILABILITY, check_availability_values, normalize_points_frame, to_ns
+from .base import AGGREGATE_FUNCTIONS, Health, Selection, WriteResult, WritesPointsAsFrames
+from .duckdb_frames import factorize_series, points_with_series, sorted_unique_points
 from .duckdb_runs import rebuild_runs, refresh_runs_after_write
 from .locking import StoreLock
 
@@ -69,7 +69,7 @@ def _series_key(equipment_id: str, metric_type: str, tags: dict[str, str]) -> st
     return json.dumps([equipment_id, metric_type, sorted(tags.items())], separators=(",", ":"))
 
 
-class EmbeddedStore:
+class EmbeddedStore(WritesPointsAsFrames):
     """Metrics in a DuckDB file at ``path``. Safe to share between processes."""
 
     backend = "duckdb"
@@ -149,14 +149,6 @@ class EmbeddedStore:
         return f"EmbeddedStore({str(self.path)!r})"
 
     # -- writing -----------------------------------------------------------------------
-
-    def write_points(self, points: Iterable[Point]) -> WriteResult:
-        points = list(points)
-        if not all(isinstance(p, Point) for p in points):
-            raise ValidationError("write_points takes Point objects.", field="points")
-        if not points:
-            return WriteResult(0, 0)
-        return self.write_frame(points_to_frame(points))
 
     def write_frame(self, frame: pd.DataFrame) -> WriteResult:
         frame = normalize_points_frame(frame)
@@ -405,13 +397,7 @@ class EmbeddedStore:
             raise ValidationError(f"staleness must be positive; got {staleness!r}.", field="staleness", value=staleness)
         if staleness_ns < self.run_gap_ns:
             # Runs may hide gaps shorter than their build gap: read the samples instead.
-            lookback = Selection(window.start - staleness, window.end, equipment_ids=equipment_ids,
-                                 metric_types=(AVAILABILITY,))
-            samples = self.query(lookback)
-            samples = pd.DataFrame({"equipment_id": samples["equipment_id"].astype(str).to_numpy(),
-                                    "time": samples["time"].to_numpy("datetime64[ns]").view("int64"),
-                                    "value": samples["value"].to_numpy()})
-            return intervals_from_samples(samples, window.start_ns, window.end_ns, staleness_ns)
+            return intervals_from_store(self, start, end, staleness, equipment_ids)
 
         def run(con):
             clauses, params = ["start_time < $1", "coalesce(least(next_time, last_time + $2), last_time + $2) > $3"], \

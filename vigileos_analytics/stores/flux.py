@@ -117,7 +117,7 @@ def aggregate_query(bucket: str, start_ns: int, stop_ns: int, filters: Filters, 
             keep = '["equipment_id", "metric_type", "_time", "_value"]'
         else:
             fn = FLUX_FUNCTIONS[function]
-            step = f"{fn}()" if fn.isidentifier() else f'quantile(q: 0.95, method: "exact_selector")'
+            step = f"{fn}()" if fn.isidentifier() else 'quantile(q: 0.95, method: "exact_selector")'
             keep = '["equipment_id", "metric_type", "_value"]'
         lines.append(f"{function}_ = data |> {step} |> toFloat() |> keep(columns: {keep}) "
                      f"|> set(key: \"_field\", value: {flux_string(function)})")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,12 +36,12 @@ import pandas as pd
 
 from ..config import Settings
 from ..errors import ConfigurationError, QueryError, StoreConnectionError, ValidationError, WriteError
-from ..intervals import intervals_from_samples
-from ..schema import AVAILABILITY, MEASUREMENT, Point, normalize_points_frame, points_to_frame, to_ns
+from ..intervals import intervals_from_store
+from ..schema import MEASUREMENT, check_availability_values, normalize_points_frame, to_ns
 from ..timeparse import parse_duration
 from . import flux
-from .base import AGGREGATE_FUNCTIONS, Health, NoSessionNeeded, Selection, WriteResult
-from .influx_common import check_availability_values, count_series, empty_points, literal_filters, points_from_series
+from .base import AGGREGATE_FUNCTIONS, Health, NoSessionNeeded, Selection, WriteResult, WritesPointsAsFrames
+from .influx_common import count_series, empty_points, literal_filters, points_from_series
 from .lineprotocol import encode_lines
 from .spool import DEFAULT_MAX_BYTES, Spool
 
@@ -89,7 +89,7 @@ class _Settled:
             self.refused.append((body, exc))
 
 
-class Influx2Store(NoSessionNeeded):
+class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
     """Metrics in an InfluxDB 2.x bucket. See the module docstring."""
 
     backend = "influxdb2"
@@ -126,12 +126,6 @@ class Influx2Store(NoSessionNeeded):
         self._write_api = self._new_write_api()
 
     # -- writing ------------------------------------------------------------------------
-
-    def write_points(self, points: Iterable[Point]) -> WriteResult:
-        points = list(points)
-        if not all(isinstance(p, Point) for p in points):
-            raise ValidationError("write_points takes Point objects.", field="points")
-        return self.write_frame(points_to_frame(points)) if points else WriteResult(0, 0)
 
     def write_frame(self, frame: pd.DataFrame) -> WriteResult:
         frame = normalize_points_frame(frame)
@@ -229,17 +223,7 @@ class Influx2Store(NoSessionNeeded):
 
     def availability_intervals(self, start: datetime, end: datetime, staleness: timedelta,
                                equipment_ids: Sequence[str] | None = None) -> pd.DataFrame:
-        window = Selection(start, end, equipment_ids=equipment_ids)
-        staleness_ns = int(staleness.total_seconds() * 1e9)
-        if staleness_ns <= 0:
-            raise ValidationError(f"staleness must be positive; got {staleness!r}.", field="staleness", value=staleness)
-        samples = self.query(Selection(window.start - staleness, window.end, equipment_ids=equipment_ids,
-                                       metric_types=(AVAILABILITY,)))
-        return intervals_from_samples(pd.DataFrame({
-            "equipment_id": samples["equipment_id"].astype(str).to_numpy(),
-            "time": samples["time"].to_numpy("datetime64[ns]").view("int64"),
-            "value": samples["value"].to_numpy(),
-        }), window.start_ns, window.end_ns, staleness_ns)
+        return intervals_from_store(self, start, end, staleness, equipment_ids)
 
     def delete(self, selection: Selection) -> int:
         """Delete through /api/v2/delete. Its predicates know no OR: one call per

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import ValidationError
-from ..schema import AVAILABILITY, RESERVED_TAG_KEYS
+from ..schema import RESERVED_TAG_KEYS
 
 _TAG_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 POINT_COLUMNS = ["time", "equipment_id", "metric_type", "value", "tags"]
@@ -44,20 +43,6 @@ def literal_filters(equipment_ids: Sequence[str] | None, metric_types: Sequence[
             return None
         pairs.append((key, value))
     return Filters(ids, metrics, tuple(pairs))
-
-
-def check_availability_values(frame: pd.DataFrame) -> None:
-    """Availability samples are 1 (available) or 0 (unavailable)."""
-    is_availability = (frame["metric_type"] == AVAILABILITY).to_numpy()
-    if is_availability.any():
-        values = frame["value"].to_numpy()[is_availability]
-        bad = (values != 0) & (values != 1)
-        if bad.any():
-            row = int(np.flatnonzero(is_availability)[np.flatnonzero(bad)[0]])
-            raise ValidationError(
-                f"availability values must be 1 (available) or 0 (unavailable); got {values[bad][0]!r} in row {row}.",
-                field="value", value=values[bad][0],
-            )
 
 
 def count_series(frame: pd.DataFrame) -> int:

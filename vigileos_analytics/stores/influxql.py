@@ -38,7 +38,7 @@ from __future__ import annotations
 import gzip
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,12 +49,17 @@ import pandas as pd
 
 from ..config import Settings
 from ..errors import ConfigurationError, QueryError, StoreConnectionError, ValidationError, WriteError
-from ..intervals import intervals_from_samples
-from ..schema import AVAILABILITY, MEASUREMENT, Point, normalize_points_frame, points_to_frame, to_ns
+from ..intervals import intervals_from_store
+from ..schema import MEASUREMENT, check_availability_values, normalize_points_frame, to_ns
 from ..timeparse import parse_duration
-from .base import AGGREGATE_FUNCTIONS, Health, NoSessionNeeded, Selection, WriteResult
-from .influx_common import (Filters, check_availability_values, count_series, empty_points, literal_filters,
-                            points_from_series)
+from .base import AGGREGATE_FUNCTIONS, Health, NoSessionNeeded, Selection, WriteResult, WritesPointsAsFrames
+from .influx_common import (
+    Filters,
+    count_series,
+    empty_points,
+    literal_filters,
+    points_from_series,
+)
 from .influxql_http import InfluxHttp, RetryableError
 from .lineprotocol import encode_lines
 from .spool import DEFAULT_MAX_BYTES, Spool
@@ -103,7 +108,7 @@ def where_clause(start_ns: int, end_ns: int, filters: Filters) -> tuple[str, dic
     return " AND ".join(clauses), params
 
 
-class InfluxQLStore(NoSessionNeeded):
+class InfluxQLStore(WritesPointsAsFrames, NoSessionNeeded):
     """Metrics in an InfluxDB database reached over HTTP (``/write``, ``/query``, ``/ping``).
 
     Aggregation is pushed down to InfluxDB. ``p95`` is InfluxDB's ``PERCENTILE(value,
@@ -153,14 +158,6 @@ class InfluxQLStore(NoSessionNeeded):
         self.http.query(statement, database=None, write=True)
 
     # -- writing ------------------------------------------------------------------------
-
-    def write_points(self, points: Iterable[Point]) -> WriteResult:
-        points = list(points)
-        if not all(isinstance(p, Point) for p in points):
-            raise ValidationError("write_points takes Point objects.", field="points")
-        if not points:
-            return WriteResult(0, 0)
-        return self.write_frame(points_to_frame(points))
 
     def write_frame(self, frame: pd.DataFrame) -> WriteResult:
         """Write a points frame; see the module docstring for batching and the spool."""
@@ -279,17 +276,7 @@ class InfluxQLStore(NoSessionNeeded):
 
     def availability_intervals(self, start: datetime, end: datetime, staleness: timedelta,
                                equipment_ids: Sequence[str] | None = None) -> pd.DataFrame:
-        window = Selection(start, end, equipment_ids=equipment_ids)
-        staleness_ns = int(staleness.total_seconds() * 1e9)
-        if staleness_ns <= 0:
-            raise ValidationError(f"staleness must be positive; got {staleness!r}.", field="staleness", value=staleness)
-        samples = self.query(Selection(window.start - staleness, window.end, equipment_ids=equipment_ids,
-                                       metric_types=(AVAILABILITY,)))
-        return intervals_from_samples(pd.DataFrame({
-            "equipment_id": samples["equipment_id"].astype(str).to_numpy(),
-            "time": samples["time"].to_numpy("datetime64[ns]").view("int64"),
-            "value": samples["value"].to_numpy(),
-        }), window.start_ns, window.end_ns, staleness_ns)
+        return intervals_from_store(self, start, end, staleness, equipment_ids)
 
     # -- deleting, health, closing --------------------------------------------------------
 
