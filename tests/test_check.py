@@ -1,16 +1,20 @@
-"""``vigileos check``: reach the store, round-trip a probe point, say clearly what is wrong.
+"""``vigileos check``: reach the store, round-trip a probe point, say clearly what is wrong;
+with ``--verbose``, what the store holds and how fresh it is.
 
 Against a real DuckDB file and a real influxd (Debian's 1.6.7, with and without
 authentication). InfluxDB 2.x cannot run here, so its answers are covered by unit
 tests of the message mapping (:func:`diagnose_http`) on the status and bodies
-InfluxDB 2.x sends, plus a real refused connection for an influxdb2+ URL.
+InfluxDB 2.x sends, plus a real refused connection for an influxdb2+ URL, and its
+store facts by a test of the Flux text it sends.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from influxdb_client.rest import ApiException
@@ -19,12 +23,14 @@ from vigileos_analytics.cli import main
 from vigileos_analytics.connectivity import PROBE_EQUIPMENT, PROBE_METRIC, check_store, check_url
 from vigileos_analytics.diagnosis import PROBLEMS, diagnose, diagnose_http
 from vigileos_analytics.errors import QueryError, WriteError
-from vigileos_analytics.stores import open_store
+from vigileos_analytics.store_facts import gather_facts, gather_facts_at, spool_backlog
+from vigileos_analytics.stores import flux, open_store
 from vigileos_analytics.stores.base import Selection
+from vigileos_analytics.stores.influx2 import Influx2Store, read_annotated_csv
 
 from .influx_fixtures import ADMIN_PASSWORD, ADMIN_USER, influxd, influxd_auth  # noqa: F401  (pytest fixtures)
 from .influx_server import free_port
-from .store_contract import HOUR, T0, points_frame
+from .store_contract import HOUR, INJECTIONS, T0, points_frame
 
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -221,3 +227,211 @@ def test_report_as_dict_is_plain_json(tmp_path):
     report = check_url(f"duckdb:///{tmp_path / 'm.duckdb'}", now=NOW)
     data = json.loads(json.dumps(report.to_dict()))
     assert data["steps"][0]["name"] == "reach" and data["ok"] is True
+
+
+# -- store facts (check --verbose) --------------------------------------------------------------
+
+#: (equipment, metric, minutes after T0, tags): the points the facts tests write.
+SPAN_POINTS = [
+    ("EQ-1", "cpu_usage", [0, 30, 90], {}),
+    ("EQ-1", "temperature", [15], {"sensor": "inlet"}),
+    ("EQ-1", "temperature", [120], {"sensor": "outlet"}),
+    ("EQ-2", "cpu_usage", [-120, 600], {}),
+]
+#: What those points say, worked out by hand: (first, last, points) per equipment; 4 series.
+EXPECTED_SPANS = {
+    "EQ-1": (T0, T0 + timedelta(minutes=120), 5),
+    "EQ-2": (T0 - timedelta(minutes=120), T0 + timedelta(minutes=600), 2),
+}
+EXPECTED_SERIES = 4
+
+
+def write_span_points(store) -> None:
+    for equipment_id, metric, minutes, tags in SPAN_POINTS:
+        store.write_frame(points_frame(equipment_id, metric, minutes, [float(m) for m in minutes], **tags))
+
+
+def assert_expected_spans(equipment: pd.DataFrame) -> None:
+    assert list(equipment.columns[:4]) == ["equipment_id", "first", "last", "points"]
+    assert str(equipment["first"].dtype) == str(equipment["last"].dtype) == "datetime64[ns, UTC]"
+    assert equipment["points"].dtype == "int64"
+    got = {row.equipment_id: (row.first, row.last, row.points) for row in equipment.itertuples(index=False)}
+    assert got == {eq: (pd.Timestamp(first), pd.Timestamp(last), n) for eq, (first, last, n) in EXPECTED_SPANS.items()}
+    assert list(equipment["equipment_id"]) == sorted(EXPECTED_SPANS)
+
+
+def test_embedded_facts_come_from_the_written_points(tmp_path):
+    path = tmp_path / "m.duckdb"
+    store = open_store(f"duckdb:///{path}")
+    write_span_points(store)
+    facts = gather_facts(store, now=NOW)
+    assert_expected_spans(facts.equipment)
+    lags = dict(zip(facts.equipment["equipment_id"], facts.equipment["lag_s"]))
+    assert lags == {eq: (NOW - last).total_seconds() for eq, (_, last, _) in EXPECTED_SPANS.items()}
+    assert facts.series == EXPECTED_SERIES and facts.points == 7
+    assert facts.size_bytes == path.stat().st_size and str(path) in facts.size_note
+    assert facts.spool is None
+
+
+def test_embedded_facts_of_an_empty_store(tmp_path):
+    facts = gather_facts(open_store(f"duckdb:///{tmp_path / 'm.duckdb'}"), now=NOW)
+    assert facts.equipment.empty and facts.series == 0 and facts.points == 0
+    assert str(facts.equipment["last"].dtype) == "datetime64[ns, UTC]"
+    assert json.loads(json.dumps(facts.to_dict()))["equipment"] == []
+
+
+def test_a_lag_ahead_of_now_is_negative(tmp_path):
+    store = open_store(f"duckdb:///{tmp_path / 'm.duckdb'}")
+    store.write_frame(points_frame("EQ-9", "cpu_usage", [90], [1.0]))
+    assert gather_facts(store, now=T0).equipment["lag_s"].tolist() == [-5400.0]
+
+
+def test_verbose_json_adds_the_facts_after_the_round_trip(tmp_path):
+    url = f"duckdb:///{tmp_path / 'm.duckdb'}"
+    write_span_points(open_store(url))
+    result = run_check(url, "--verbose", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    facts = data["facts"]
+    assert data["ok"] and facts["series"] == EXPECTED_SERIES and facts["points"] == 7 and facts["spool"] is None
+    assert facts["size_bytes"] == (tmp_path / "m.duckdb").stat().st_size
+    now = datetime.fromisoformat(facts["now"])
+    for row in facts["equipment"]:  # the probe was deleted again: only the written equipment
+        first, last, points = EXPECTED_SPANS[row["equipment_id"]]
+        assert (row["first"], row["last"], row["points"]) == (first.isoformat(), last.isoformat(), points)
+        assert row["lag_s"] == pytest.approx((now - last).total_seconds(), abs=1e-3)
+    assert [row["equipment_id"] for row in facts["equipment"]] == ["EQ-1", "EQ-2"]
+
+
+def test_verbose_prints_store_facts_and_a_table_per_equipment(tmp_path):
+    url = f"duckdb:///{tmp_path / 'm.duckdb'}"
+    write_span_points(open_store(url))
+    result = run_check(url, "-v", "--no-round-trip")
+    assert result.exit_code == 0, result.output
+    assert "Series: 4; points: 7; equipment: 2." in result.output
+    assert "the DuckDB file" in result.output and "write lag" in result.output
+    eq2 = next(line for line in result.output.splitlines() if "EQ-2" in line)
+    assert "2023-12-31 22:00:00" in eq2 and "2024-01-01 10:00:00" in eq2 and " 2 " in eq2
+    assert "facts" not in run_check(url, "--json", "--no-round-trip").output
+
+
+def test_verbose_on_an_unreachable_store_fails_with_one_line():
+    port = free_port()
+    result = run_check(f"influxdb1+http://127.0.0.1:{port}/db?spool=off", "--verbose")
+    assert_one_line_failure(result, "connection refused")
+    assert "write lag" not in result.output
+
+
+def test_spool_backlog_counts_what_waits(tmp_path):
+    """No server is needed to read a spool: the store is opened on a closed port and
+    never asked anything; the records are appended to its real spool."""
+    store = open_store(f"influxdb1+http://127.0.0.1:{free_port()}/db?spool={tmp_path / 'spool'}")
+    store.spool.append(b"equipment_metrics,equipment_id=EQ-1,metric_type=m value=1 0\n"
+                       b"equipment_metrics,equipment_id=EQ-1,metric_type=m value=2 1\n", 2)
+    store.spool.append(b"equipment_metrics,equipment_id=EQ-1,metric_type=m value=3 2\n", 1)
+    backlog = spool_backlog(store)
+    assert (backlog.records, backlog.points, backlog.directory) == (2, 3, str(tmp_path / "spool"))
+    assert backlog.bytes > 0
+    assert spool_backlog(open_store(f"duckdb:///{tmp_path / 'm.duckdb'}")) is None
+
+
+_databases = itertools.count()
+
+
+@pytest.mark.influxdb
+@pytest.mark.parametrize("retention_policy", ["", "keep"])
+def test_influxd_facts_come_from_the_written_points(influxd, retention_policy, tmp_path):
+    database = f"facts_{next(_databases)}"
+    rp = f"&retention_policy={retention_policy}&retention=3650d" if retention_policy else ""
+    url = f"influxdb1+{influxd.url}/{database}?create_database=true&spool={tmp_path / 'spool'}{rp}"
+    store = open_store(url)
+    write_span_points(store)
+    store.write_frame(points_frame("EQ-3", "other", [0], [1.0]).assign(time=T0))  # then gone again
+    store.delete(Selection(T0, T0 + HOUR, equipment_ids=["EQ-3"]))
+    facts = gather_facts(store, now=NOW)
+    assert_expected_spans(facts.equipment)
+    assert facts.series == EXPECTED_SERIES and facts.points == 7
+    assert isinstance(facts.size_bytes, int) and facts.size_bytes > 0 and database in facts.size_note
+    assert facts.spool is not None and facts.spool.points == 0
+    embedded = open_store(f"duckdb:///{tmp_path / 'm.duckdb'}")
+    write_span_points(embedded)
+    pd.testing.assert_frame_equal(facts.equipment, gather_facts(embedded, now=NOW).equipment)
+    influxd.query(f'DROP DATABASE "{database}"')
+
+
+@pytest.mark.influxdb
+def test_influxd_verbose_json_after_the_round_trip(influxd, tmp_path):
+    database = f"facts_{next(_databases)}"
+    url = f"influxdb1+{influxd.url}/{database}?create_database=true&spool={tmp_path / 'spool'}"
+    write_span_points(open_store(url))
+    result = run_check(url, "--verbose", "--json")
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.output)["facts"]
+    assert [row["equipment_id"] for row in facts["equipment"]] == ["EQ-1", "EQ-2"]  # no probe left
+    assert facts["series"] == EXPECTED_SERIES and facts["points"] == 7 and facts["size_bytes"] > 0
+    assert facts["spool"] == {"directory": str(tmp_path / "spool"), "records": 0, "points": 0, "bytes": 0}
+    influxd.query(f'DROP DATABASE "{database}"')
+
+
+@pytest.mark.influxdb
+def test_influxd_size_is_unknown_without_admin_rights(influxd_auth, monkeypatch):
+    url = f"influxdb1+{influxd_auth.url}/factsdb?create_database=true&spool=off"
+    monkeypatch.setenv("INFLUXDB_USERNAME", ADMIN_USER)
+    monkeypatch.setenv("INFLUXDB_PASSWORD", ADMIN_PASSWORD)
+    admin = open_store(url)
+    write_span_points(admin)
+    admin.http.query("CREATE USER reader WITH PASSWORD 'r34der'", database=None, write=True)
+    admin.http.query('GRANT READ ON "factsdb" TO reader', database=None, write=True)
+    monkeypatch.setenv("INFLUXDB_USERNAME", "reader")
+    monkeypatch.setenv("INFLUXDB_PASSWORD", "r34der")
+    facts = gather_facts_at(f"influxdb1+{influxd_auth.url}/factsdb?spool=off", now=NOW)
+    assert_expected_spans(facts.equipment)
+    assert facts.series == EXPECTED_SERIES
+    assert facts.size_bytes is None and facts.size_note.startswith("unknown") and "admin" in facts.size_note
+
+
+def test_influx2_spans_flux_escapes_and_groups_per_series_first():
+    """No InfluxDB 2.x server can run here: the Flux text is what can be checked."""
+    query = flux.equipment_spans_query('vig"bucket', "equipment_metrics")
+    assert query.count('from(bucket: "vig\\"bucket")') == 3
+    assert query.count('r._measurement == "equipment_metrics" and r._field == "value"') == 3
+    assert query.count("range(start: 1970-01-01T00:00:00.000000000Z, stop: 2255-03-14T16:00:00.000000000Z)") == 3
+    for selector, combine in (("first", "min"), ("last", "max")):
+        assert (f'filter(fn: (r) => r._measurement == "equipment_metrics" and r._field == "value")\n  |> {selector}()\n'
+                '  |> map(fn: (r) => ({equipment_id: r.equipment_id, _value: int(v: r._time)}))\n'
+                f'  |> group(columns: ["equipment_id"])\n  |> {combine}()\n  |> set(key: "_field", value: "{selector}")'
+                ) in query
+    assert 'points_ = counts |> sum() |> set(key: "_field", value: "points")' in query
+    assert 'series_ = counts |> count() |> set(key: "_field", value: "series")' in query
+    assert query.endswith('union(tables: [first_, last_, points_, series_])\n  |> group()\n'
+                          '  |> pivot(rowKey: ["equipment_id"], columnKey: ["_field"], valueColumn: "_value")')
+
+
+@pytest.mark.parametrize("hostile", INJECTIONS)
+def test_influx2_spans_flux_keeps_hostile_names_inside_strings(hostile):
+    query = flux.equipment_spans_query(hostile, hostile)
+    assert query.count(f"from(bucket: {flux.flux_string(hostile)})") == 3
+    assert query.count(f"r._measurement == {flux.flux_string(hostile)}") == 3
+
+
+def test_influx2_store_facts_from_the_pivoted_table(monkeypatch):
+    """No InfluxDB 2.x server can run here: the store is handed the annotated CSV of
+    the pivoted table (as :func:`read_annotated_csv` tests read it) instead of asking."""
+    text = (
+        "#datatype,string,long,string,long,long,long,long\r\n"
+        "#group,false,false,false,false,false,false,false\r\n"
+        "#default,_result,,,,,,\r\n"
+        ",result,table,equipment_id,first,last,points,series\r\n"
+        f",,0,EQ-2,{pd.Timestamp(T0 - 2 * HOUR).value},{pd.Timestamp(T0 + 10 * HOUR).value},2,1\r\n"
+        f",,0,EQ-1,{pd.Timestamp(T0).value},{pd.Timestamp(T0 + 2 * HOUR).value},5,3\r\n"
+    )
+    store = Influx2Store(f"http://127.0.0.1:{free_port()}", token="t", org="o", bucket="b")
+    try:
+        asked = []
+        monkeypatch.setattr(store, "_tables", lambda query: asked.append(query) or read_annotated_csv(text))
+        facts = gather_facts(store, now=NOW)
+    finally:
+        store.close()
+    assert asked == [flux.equipment_spans_query("b", "equipment_metrics")]
+    assert_expected_spans(facts.equipment)
+    assert facts.series == EXPECTED_SERIES and facts.size_bytes is None and facts.size_note.startswith("unknown")

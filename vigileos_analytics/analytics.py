@@ -21,6 +21,7 @@ import pandas as pd
 from . import availability as av
 from .errors import ValidationError
 from .inventory import load_inventory, validate_inventory
+from .rollups import TieredStore
 from .schema import (AVAILABILITY, MAINTENANCE, OFFLINE, OPERATIONAL, PERFORMANCE_METRICS, STATUS_CHANGE,
                      to_utc, validate_range)
 from .stores.base import MetricsStore, Selection
@@ -82,7 +83,8 @@ class EquipmentAnalyticsService:
         if not isinstance(staleness, timedelta) or staleness <= timedelta(0):
             raise ValidationError(f"staleness must be a positive timedelta; got {staleness!r}.",
                                   field="staleness", value=staleness)
-        self.store = store
+        # Reads over time older than the rollup horizon come from rollups (see rollups.py).
+        self.store = TieredStore(store)
         self.staleness = staleness
         self._clock = clock
         if isinstance(inventory, pd.DataFrame):

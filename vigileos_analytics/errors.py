@@ -9,7 +9,8 @@ Every error the package raises on purpose is a ``VigileosError``::
     │   ├── StoreConnectionError  the store cannot be reached or opened
     │   │   └── StoreBusyError    the store stayed locked by other processes too long
     │   ├── QueryError            a read failed
-    │   └── WriteError            a write failed; ``unwritten`` holds what was not written
+    │   ├── WriteError            a write failed; ``unwritten`` holds what was not written
+    │   └── RollupError           rollups did not read back as written (raw points kept)
     ├── ReportError               a report notebook failed or could not be rendered
     └── DashboardServerError      the dashboard server could not start
 
@@ -30,6 +31,7 @@ __all__ = [
     "StoreBusyError",
     "QueryError",
     "WriteError",
+    "RollupError",
     "ReportError",
     "DashboardServerError",
 ]
@@ -80,6 +82,11 @@ class WriteError(StoreError):
         super().__init__(message)
         self.unwritten = unwritten
         self.written = written
+
+
+class RollupError(StoreError):
+    """Rollups written by ``optimize`` did not read back as written; the raw points
+    they were to replace were kept."""
 
 
 class ReportError(VigileosError):

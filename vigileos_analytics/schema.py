@@ -25,6 +25,9 @@ import pandas as pd
 from .errors import ValidationError
 
 MEASUREMENT = "equipment_metrics"
+#: Rollups of ``every`` live beside the raw points under ``equipment_metrics_<every>``
+#: (e.g. ``equipment_metrics_1h``); see :mod:`vigileos_analytics.rollups`.
+ROLLUP_MEASUREMENT_RE = re.compile(r"^equipment_metrics_([1-9][0-9]{0,4})([smhd])$")
 
 STATUS_CHANGE = "status_change"
 AVAILABILITY = "availability"
@@ -338,3 +341,20 @@ def check_availability_values(frame: pd.DataFrame) -> None:
                 f"availability values must be 1 (available) or 0 (unavailable); got {values[bad][0]!r} in row {row}.",
                 field="value", value=values[bad][0],
             )
+
+
+def rollup_measurement(every_s: int) -> str:
+    """The name of the rollup measurement for windows of ``every_s`` seconds: the
+    largest whole unit (``equipment_metrics_1h``, ``equipment_metrics_15m``)."""
+    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)):
+        if every_s % size == 0:
+            return f"{MEASUREMENT}_{every_s // size}{unit}"
+    raise ValidationError(f"every must be whole seconds; got {every_s!r}.", field="every", value=every_s)
+
+
+def rollup_every_s(measurement: str) -> int | None:
+    """Seconds per window of a rollup measurement name, or None if it is not one."""
+    match = ROLLUP_MEASUREMENT_RE.match(measurement)
+    if not match:
+        return None
+    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86_400}[match.group(2)]

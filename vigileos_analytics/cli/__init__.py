@@ -22,7 +22,7 @@ _COMMANDS = (
     (".report", ("report",)),
     (".dashboard", ("dashboard",)),
     (".collect", ("collect",)),
-    (".lifecycle", ("backup", "restore", "export", "cleanup", "retention")),
+    (".lifecycle", ("backup", "restore", "export", "cleanup", "retention", "optimize")),
     (".alerts", ("alerts",)),
     (".predict", ("predict",)),
 )

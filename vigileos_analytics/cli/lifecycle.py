@@ -1,5 +1,5 @@
 """The data lifecycle: ``backup`` (create, verify), ``restore``, ``export``,
-``cleanup`` and ``retention`` (show, set)."""
+``cleanup``, ``retention`` (show, set) and ``optimize`` (downsampling)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 from ..lifecycle import FORMATS, backup as backup_store, cleanup as cleanup_store, export as export_points
 from ..lifecycle import restore as restore_archive, set_retention, show_retention, verify
 from ..lifecycle.chunks import ALL_TIME_END, ALL_TIME_START
+from ..lifecycle.optimize import DEFAULT_EVERY, optimize as optimize_store
 from ..stores.base import Selection
 from .common import DURATION, TIME, AppContext, console, emit_json, emit_table, handle_errors, json_option, pass_app
 
@@ -183,3 +184,48 @@ def _emit_retention(info, as_json: bool) -> None:
     console.print(f"Retention: {kept} ({info.where}, {info.backend}).")
     if info.backend == "duckdb" and info.days is not None:
         console.print("The embedded store applies it when `vigileos cleanup` runs (e.g. daily from cron).")
+
+
+@click.command("optimize")
+@click.option("--older-than", type=DURATION, required=True,
+              help="Roll up raw points older than this (e.g. 7d); newer ones stay raw.")
+@click.option("--every", type=DURATION, default="1h", show_default=True,
+              help="Rollup window: whole minutes that divide a day (15m, 1h, 1d...).")
+@click.option("--dry-run", is_flag=True, help="Only count the raw points that would be rolled up and removed.")
+@quiet_option
+@json_option
+@pass_app
+@handle_errors
+def optimize(app: AppContext, older_than: timedelta, every: timedelta, dry_run: bool, quiet: bool,
+             as_json: bool) -> None:
+    """Downsample: roll raw points older than --older-than up into per-window rollups
+    (count, sum, min, max, last, p95; for availability the time-weighted seconds and
+    the exact state changes) in equipment_metrics_<every>, verify them, then remove
+    the raw points. Status changes and alerts stay raw. Analytics read the rollups
+    for older time, so availability figures stay exact."""
+    result = optimize_store(app.store, older_than, every or DEFAULT_EVERY, staleness=app.settings.staleness,
+                            dry_run=dry_run, progress=not quiet and not as_json)
+    if as_json:
+        emit_json({"measurement": result.measurement, "every_s": result.every.total_seconds(),
+                   "cutoff": result.cutoff.isoformat(), "dry_run": result.dry_run,
+                   "previous_horizon": result.previous_horizon.isoformat() if result.previous_horizon else None,
+                   "raw_points": result.raw_points, "rollup_points": result.rollup_points, "deleted": result.deleted,
+                   "late_points": result.late_points, "kept_equipment": result.kept,
+                   "counts": result.counts.to_dict(orient="records")})
+        return
+    since = f"from {result.previous_horizon:%Y-%m-%d %H:%M} " if result.previous_horizon else ""
+    if result.raw_points == 0:
+        console.print(f"Nothing to roll up {since}before {result.cutoff:%Y-%m-%d %H:%M} UTC.")
+    elif result.dry_run:
+        emit_table(result.counts, title=f"Would roll up: raw points {since}before {result.cutoff:%Y-%m-%d %H:%M} UTC")
+        console.print(f"Would roll {result.raw_points:,} raw points up into {result.measurement} and remove them.")
+    else:
+        console.print(f"Rolled {result.raw_points:,} raw points {since}before {result.cutoff:%Y-%m-%d %H:%M} UTC up "
+                      f"into {result.rollup_points:,} rollup points in {result.measurement}; removed "
+                      f"{result.deleted:,} raw points.")
+    if result.kept:
+        console.print(f"Raw points of {len(result.kept)} equipment changed while this ran and were kept: "
+                      f"{', '.join(result.kept[:10])}. Run optimize again.")
+    if result.late_points:
+        console.print(f"{result.late_points:,} raw points lie before the previous horizon (written after it); they "
+                      "stay raw and are not in the rollups.")

@@ -16,7 +16,13 @@ tag key (null where a point lacks the tag). ``manifest.json`` says::
      "points": total, "time_range": {"first", "last", "first_ns", "last_ns"},
      "counts": [{"equipment_id", "metric_type", "points"}, ...],
      "files": [{"name", "bytes", "sha256", "points", "equipment_id",
-                "start_ns", "end_ns", "counts": {metric_type: points}}, ...]}
+                "start_ns", "end_ns", "counts": {metric_type: points},
+                "measurement" (rollup parts only)}, ...],
+     "rollups": {"equipment_metrics_1h": {"points"}}}
+
+``points``, ``counts`` and ``time_range`` are about raw points. A store that was
+optimized also has rollups (see :mod:`vigileos_analytics.rollups`): their parts
+carry the rollup measurement's name and are restored into it.
 
 An archive is only ever complete under its final name: it is built under a
 hidden ``.NAME.partial-*`` name and renamed when the manifest is written.
@@ -174,8 +180,16 @@ def _verify_members(reader: ArchiveReader, manifest: dict[str, Any]) -> VerifyRe
         if entry["name"] in present:
             problems += _file_problems(reader, entry)
     totals: Counter = Counter()
+    rollup_totals: Counter = Counter()
     for entry in entries:
-        totals.update({(entry["equipment_id"], m): n for m, n in entry["counts"].items()})
+        if entry.get("measurement"):
+            rollup_totals[entry["measurement"]] += entry["points"]
+        else:
+            totals.update({(entry["equipment_id"], m): n for m, n in entry["counts"].items()})
+    claimed_rollups = Counter({m: r["points"] for m, r in manifest.get("rollups", {}).items()})
+    if +rollup_totals != +claimed_rollups:
+        problems.append(f"the rollup files hold {dict(rollup_totals)} points, the manifest says "
+                        f"{dict(claimed_rollups)}")
     claimed = Counter({(c["equipment_id"], c["metric_type"]): c["points"] for c in manifest.get("counts", [])})
     if totals != claimed or sum(totals.values()) != manifest.get("points"):
         problems.append(f"the files hold {sum(totals.values())} points, the manifest's totals say "

@@ -11,6 +11,11 @@ parts are compressed already); any other path a folder.
 :func:`restore` verifies the archive first, then writes it to the store one
 Parquet row group batch at a time (``write_frame``). Writes are idempotent, so
 restoring twice gives the same data.
+
+A store that was optimized (:mod:`.optimize`) keeps part of its history as
+rollups: a backup carries them too (parts named after the rollup measurement,
+with the horizon marker), and a restore writes them back into the target store's
+rollup store, so the restored store gives the same figures.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import shutil
 import tarfile
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,6 +37,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from ..errors import ValidationError
+from ..rollups import AVAILABILITY_STATS, HORIZON_EQUIPMENT, HORIZON_METRIC, STATS, stat_metric
 from ..stores.base import MetricsStore, Selection
 from .archive import FORMAT, FORMAT_VERSION, MANIFEST, ArchiveReader, VerifyResult, sha256_of, verify
 from .chunks import DEFAULT_CHUNK_POINTS, all_time, plan_chunks, read_chunks
@@ -45,6 +51,7 @@ class BackupResult:
     files: int
     points: int
     counts: pd.DataFrame
+    rollup_points: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class RestoreResult:
     path: Path
     files: int
     points: int
+    rollup_points: dict[str, int] = field(default_factory=dict)
 
 
 def _fsync_file(path: Path) -> None:
@@ -66,15 +74,53 @@ def _selection_text(selection: Selection) -> dict[str, Any]:
             "tags": dict(selection.tags)}
 
 
-def _write_part(folder: Path, index: int, frame: pd.DataFrame, start_ns: int, end_ns: int) -> dict[str, Any]:
-    name = f"part-{index:06d}.parquet"
+def _write_part(folder: Path, index: int, frame: pd.DataFrame, start_ns: int, end_ns: int,
+                measurement: str | None = None) -> dict[str, Any]:
+    name = f"part-{index:06d}.parquet" if measurement is None else f"{measurement}-{index:06d}.parquet"
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / name, compression="zstd")
     _fsync_file(folder / name)
     with open(folder / name, "rb") as stream:
         digest, size = sha256_of(stream)
-    return {"name": name, "bytes": size, "sha256": digest, "points": len(frame),
-            "equipment_id": str(frame["equipment_id"].iloc[0]), "start_ns": start_ns, "end_ns": end_ns,
-            "counts": {str(k): int(v) for k, v in frame["metric_type"].value_counts(sort=False).items()}}
+    entry = {"name": name, "bytes": size, "sha256": digest, "points": len(frame),
+             "equipment_id": str(frame["equipment_id"].iloc[0]), "start_ns": start_ns, "end_ns": end_ns,
+             "counts": {str(k): int(v) for k, v in frame["metric_type"].value_counts(sort=False).items()}}
+    if measurement is not None:
+        entry["measurement"] = measurement
+    return entry
+
+
+def _rollup_selection(selection: Selection) -> Selection | None:
+    """What of the rollups belongs with a selection of raw points (None: nothing, as
+    rollups carry no tags); the horizon marker always goes along."""
+    if selection.tags:
+        return None
+    equipment = None if selection.equipment_ids is None else (*selection.equipment_ids, HORIZON_EQUIPMENT)
+    metrics = None if selection.metric_types is None else (
+        *(stat_metric(m, s) for m in selection.metric_types for s in (*STATS, *AVAILABILITY_STATS)), HORIZON_METRIC)
+    return replace(selection, equipment_ids=equipment, metric_types=metrics)
+
+
+def _backup_rollups(store: MetricsStore, selection: Selection, work: Path, entries: list[dict],
+                    chunk_points: int, progress: bool) -> dict[str, dict[str, int]]:
+    """Rollup parts of every rollup measurement of the store; returns their manifest section."""
+    within = _rollup_selection(selection)
+    section: dict[str, dict[str, int]] = {}
+    if within is None:
+        return section
+    for measurement in store.rollup_measurements():
+        rollup = store.rollup_store(measurement)
+        chunks = plan_chunks(rollup, within, chunk_points)
+        points = 0
+        with tqdm(total=sum(c.points for c in chunks), unit="pt", unit_scale=True, desc=f"backup {measurement}",
+                  disable=not progress) as bar:
+            for chunk, frame in read_chunks(rollup, within, chunks):
+                if not frame.empty:
+                    entries.append(_write_part(work, len(entries) + 1, frame, chunk.start_ns, chunk.end_ns,
+                                               measurement))
+                    points += len(frame)
+                bar.update(len(frame))
+        section[measurement] = {"points": points}
+    return section
 
 
 def _check_target(target: Path) -> None:
@@ -113,7 +159,10 @@ def backup(store: MetricsStore, path: str | Path, selection: Selection | None = 
                     first_ns = min(int(times.min()), first_ns if first_ns is not None else int(times.min()))
                     last_ns = max(int(times.max()), last_ns if last_ns is not None else int(times.max()))
                 bar.update(len(frame))
+        rollups = _backup_rollups(store, selection, work, entries, chunk_points, progress)
         manifest = _manifest(store, selection, entries, totals, first_ns, last_ns, now)
+        if rollups:
+            manifest["rollups"] = rollups
         (work / MANIFEST).write_text(json.dumps(manifest, indent=1))
         _fsync_file(work / MANIFEST)
         if target.suffix == ".tar":
@@ -127,7 +176,8 @@ def backup(store: MetricsStore, path: str | Path, selection: Selection | None = 
         tar_work.unlink(missing_ok=True)
         raise
     counts = pd.DataFrame(manifest["counts"], columns=["equipment_id", "metric_type", "points"])
-    return BackupResult(target, len(entries), manifest["points"], counts)
+    return BackupResult(target, len(entries), manifest["points"], counts,
+                        {m: r["points"] for m, r in manifest.get("rollups", {}).items()})
 
 
 def _manifest(store: MetricsStore, selection: Selection, entries: list[dict], totals: Counter,
@@ -161,25 +211,33 @@ def restore(store: MetricsStore, path: str | Path, *, batch_points: int = DEFAUL
     """Verify the archive at ``path``, then write its points to ``store`` in batches of
     at most ``batch_points``. Nothing is written from an archive that fails verification."""
     checked: VerifyResult = verify(path)
-    written, pending = 0, []
+    written: Counter = Counter()
+    pending: list[pd.DataFrame] = []
+    target: list[str | None] = [None]  # the measurement the pending points go to (None: raw)
 
-    def flush(bar: tqdm) -> int:
+    def flush(bar: tqdm) -> None:
         if not pending:
-            return 0
+            return
         frame = pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
         pending.clear()
-        store.write_frame(frame)
+        measurement = target[0]
+        (store if measurement is None else store.rollup_store(measurement, create=True)).write_frame(frame)
         bar.update(len(frame))
-        return len(frame)
+        written[measurement] += len(frame)
 
     # Small parts are gathered into writes of up to batch_points: each write is a transaction.
-    with ArchiveReader(path) as reader, tqdm(total=checked.points, unit="pt", unit_scale=True, desc="restore",
+    total = checked.points + sum(r["points"] for r in checked.manifest.get("rollups", {}).values())
+    with ArchiveReader(path) as reader, tqdm(total=total, unit="pt", unit_scale=True, desc="restore",
                                                disable=not progress) as bar:
         for entry in checked.manifest["files"]:
+            if entry.get("measurement") != target[0]:
+                flush(bar)
+                target[0] = entry.get("measurement")
             with reader.open(entry["name"]) as stream:
                 for batch in pq.ParquetFile(stream).iter_batches(batch_size=batch_points):
                     if sum(map(len, pending)) + batch.num_rows > batch_points:
-                        written += flush(bar)
+                        flush(bar)
                     pending.append(batch.to_pandas())
-        written += flush(bar)
-    return RestoreResult(Path(path), checked.files, written)
+        flush(bar)
+    rollups = {m: n for m, n in written.items() if m is not None}
+    return RestoreResult(Path(path), checked.files, written[None], rollups)

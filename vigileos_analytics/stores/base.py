@@ -170,8 +170,27 @@ class MetricsStore(Protocol):
     def health(self) -> Health:
         """Reachability and basic facts about the store."""
 
+    def storage_facts(self) -> dict[str, Any]:
+        """What the store holds, computed in the engine (``vigileos check --verbose``):
+
+        - ``equipment``: one row per equipment with points in this measurement:
+          ``equipment_id``, ``first`` and ``last`` (times of its oldest and newest
+          point, datetime64[ns, UTC]), ``points`` (int); ordered by equipment_id;
+        - ``series``: how many series the measurement holds, or None when the engine
+          does not say;
+        - ``size_bytes``: bytes on disk, or None when the engine does not say;
+        - ``size_note``: what those bytes cover, or why they are unknown.
+        """
+
     def session(self) -> AbstractContextManager[Any]:
         """Hold connections across several reads (a no-op where that gains nothing)."""
+
+    def rollup_measurements(self) -> list[str]:
+        """Names of the rollup measurements this store has (``equipment_metrics_1h``...)."""
+
+    def rollup_store(self, measurement: str, create: bool = False) -> "MetricsStore | None":
+        """The same backend's store of a rollup measurement (see :mod:`...rollups`),
+        sharing this store's connection; None when it is absent and ``create`` is False."""
 
     def close(self) -> None:
         """Release connections and files."""

@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..errors import QueryError, StoreConnectionError, ValidationError, WriteError
 from ..intervals import intervals_from_runs, intervals_from_store
-from ..schema import AVAILABILITY, check_availability_values, normalize_points_frame, to_ns
+from ..schema import AVAILABILITY, check_availability_values, normalize_points_frame, rollup_every_s, to_ns
 from .base import AGGREGATE_FUNCTIONS, Health, Selection, WriteResult, WritesPointsAsFrames
 from .duckdb_frames import factorize_series, points_with_series, sorted_unique_points
 from .duckdb_runs import rebuild_runs, refresh_runs_after_write
@@ -138,6 +138,34 @@ class EmbeddedStore(WritesPointsAsFrames):
 
     def close(self) -> None:
         """Nothing stays open between operations; present for the protocol."""
+
+    # -- rollups -----------------------------------------------------------------------
+
+    def _rollup_path(self, measurement: str) -> Path:
+        return self.path.with_name(f"{self.path.stem}.{measurement}{self.path.suffix or '.duckdb'}")
+
+    def rollup_measurements(self) -> list[str]:
+        """Names of the rollup stores beside this file (``<stem>.equipment_metrics_1h.duckdb``)."""
+        prefix = f"{self.path.stem}."
+        names = (p.name[len(prefix):-len(p.suffix) or None] for p in self.path.parent.glob(f"{prefix}*")
+                 if p.is_file() and p.suffix == (self.path.suffix or ".duckdb"))
+        return sorted(n for n in names if rollup_every_s(n) is not None)
+
+    def rollup_store(self, measurement: str, create: bool = False) -> "EmbeddedStore | None":
+        """The rollup store named ``measurement``: a DuckDB file beside this one with its
+        own lock. None when it does not exist and ``create`` is False."""
+        if rollup_every_s(measurement) is None:
+            raise ValidationError(f"{measurement!r} is not a rollup measurement name.", field="measurement",
+                                  value=measurement)
+        path = self._rollup_path(measurement)
+        if not create and not path.exists():
+            return None
+        # Opened once per store object: opening checks (and on first use creates) the schema.
+        opened = self.__dict__.setdefault("_rollup_stores", {})
+        if measurement not in opened or not path.exists():
+            opened[measurement] = EmbeddedStore(path, lock_timeout=timedelta(seconds=self._lock.timeout_s),
+                                                run_gap=timedelta(microseconds=self.run_gap_ns / 1000))
+        return opened[measurement]
 
     def __enter__(self) -> "EmbeddedStore":
         return self
@@ -451,3 +479,16 @@ class EmbeddedStore(WritesPointsAsFrames):
         return Health(ok=True, backend=self.backend, location=str(self.path), version=duckdb.__version__,
                       message="ok", details={"series": facts[0], "points": int(facts[1]), "equipment": facts[2],
                                              "file_bytes": size})
+
+    def storage_facts(self) -> dict[str, Any]:
+        """See :meth:`MetricsStore.storage_facts`: read from the running facts of the
+        ``series`` table, so no point is scanned."""
+        spans, series = self._read(lambda con: (con.execute(
+            "SELECT equipment_id, min(min_time) AS first, max(max_time) AS last, sum(points)::BIGINT AS points "
+            "FROM series WHERE points > 0 GROUP BY equipment_id ORDER BY equipment_id").df(),
+            con.execute("SELECT count(*) FROM series WHERE points > 0").fetchall()[0][0]))
+        for column in ("first", "last"):
+            spans[column] = pd.to_datetime(spans[column].to_numpy("int64"), unit="ns", utc=True)
+        spans["equipment_id"] = spans["equipment_id"].astype(object)
+        return {"equipment": spans.astype({"points": "int64"}), "series": int(series),
+                "size_bytes": self.path.stat().st_size, "size_note": f"the DuckDB file {self.path}"}

@@ -78,12 +78,12 @@ def _any_of(column: str, values: Sequence[str]) -> str:
     return " or ".join(f"r.{flux_identifier(column)} == {flux_string(v)}" for v in values)
 
 
-def source(bucket: str, start_ns: int, stop_ns: int, filters: Filters) -> str:
+def source(bucket: str, start_ns: int, stop_ns: int, filters: Filters, measurement: str = MEASUREMENT) -> str:
     """from |> range |> filter: the points of the selection (field ``value`` only)."""
     lines = [
         f"from(bucket: {flux_string(bucket)})",
         f"  |> range(start: {flux_time(start_ns)}, stop: {flux_time(stop_ns)})",
-        f'  |> filter(fn: (r) => r._measurement == {flux_string(MEASUREMENT)} and r._field == "value")',
+        f'  |> filter(fn: (r) => r._measurement == {flux_string(measurement)} and r._field == "value")',
     ]
     if filters.equipment_ids is not None:
         lines.append(f"  |> filter(fn: (r) => {_any_of('equipment_id', filters.equipment_ids)})")
@@ -94,13 +94,13 @@ def source(bucket: str, start_ns: int, stop_ns: int, filters: Filters) -> str:
     return "\n".join(lines)
 
 
-def raw_query(bucket: str, start_ns: int, stop_ns: int, filters: Filters) -> str:
+def raw_query(bucket: str, start_ns: int, stop_ns: int, filters: Filters, measurement: str = MEASUREMENT) -> str:
     """Raw points: one table per series, columns _time, _value and the tags."""
-    return source(bucket, start_ns, stop_ns, filters) + '\n  |> drop(columns: ["_start", "_stop", "_measurement", "_field"])'
+    return source(bucket, start_ns, stop_ns, filters, measurement) + '\n  |> drop(columns: ["_start", "_stop", "_measurement", "_field"])'
 
 
 def aggregate_query(bucket: str, start_ns: int, stop_ns: int, filters: Filters, functions: Sequence[str],
-                    every_ns: int | None) -> str:
+                    every_ns: int | None, measurement: str = MEASUREMENT) -> str:
     """One row per equipment, metric (and window start, aligned to the epoch): a
     column per function, built as one stream per function, unioned and pivoted."""
     unknown = [f for f in functions if f not in FLUX_FUNCTIONS]
@@ -108,7 +108,7 @@ def aggregate_query(bucket: str, start_ns: int, stop_ns: int, filters: Filters, 
         raise ValidationError(f"aggregate functions must be among {list(FLUX_FUNCTIONS)}; got {list(functions)!r}.",
                               field="functions", value=functions)
     group = '["equipment_id", "metric_type"]'
-    lines = ["data = " + source(bucket, start_ns, stop_ns, filters), f"  |> group(columns: {group})"]
+    lines = ["data = " + source(bucket, start_ns, stop_ns, filters, measurement), f"  |> group(columns: {group})"]
     streams = []
     for function in functions:
         if every_ns is not None:
@@ -128,18 +128,56 @@ def aggregate_query(bucket: str, start_ns: int, stop_ns: int, filters: Filters, 
     return "\n".join(lines)
 
 
-def latest_query(bucket: str, filters: Filters, before_ns: int | None) -> str:
+def latest_query(bucket: str, filters: Filters, before_ns: int | None, measurement: str = MEASUREMENT) -> str:
     """The newest point of every series (strictly before ``before_ns`` if given)."""
     stop = FAR_FUTURE_NS if before_ns is None else before_ns
-    return (source(bucket, FAR_PAST_NS, stop, filters) + "\n  |> last()"
+    return (source(bucket, FAR_PAST_NS, stop, filters, measurement) + "\n  |> last()"
             '\n  |> drop(columns: ["_start", "_stop", "_measurement", "_field"])')
 
 
-def equipment_ids_query(bucket: str) -> str:
+def equipment_ids_query(bucket: str, measurement: str = MEASUREMENT) -> str:
     return ('import "influxdata/influxdb/schema"\n'
             f'schema.tagValues(bucket: {flux_string(bucket)}, tag: "equipment_id", '
-            f"predicate: (r) => r._measurement == {flux_string(MEASUREMENT)}, start: {flux_time(FAR_PAST_NS)})")
+            f"predicate: (r) => r._measurement == {flux_string(measurement)}, start: {flux_time(FAR_PAST_NS)})")
 
 
-def count_query(bucket: str, start_ns: int, stop_ns: int, filters: Filters) -> str:
-    return source(bucket, start_ns, stop_ns, filters) + '\n  |> group()\n  |> count()'
+def count_query(bucket: str, start_ns: int, stop_ns: int, filters: Filters, measurement: str = MEASUREMENT) -> str:
+    return source(bucket, start_ns, stop_ns, filters, measurement) + '\n  |> group()\n  |> count()'
+
+
+def measurements_query(bucket: str) -> str:
+    """The names of every measurement in the bucket."""
+    return ('import "influxdata/influxdb/schema"\n'
+            f"schema.measurements(bucket: {flux_string(bucket)}, start: {flux_time(FAR_PAST_NS)})")
+
+
+
+
+def equipment_spans_query(bucket: str, measurement: str = MEASUREMENT) -> str:
+    """One row per equipment: ``first`` and ``last`` (times of its oldest and newest
+    point, int nanoseconds since the epoch, UTC), ``points`` and ``series`` (counts).
+
+    ``first()`` / ``last()`` / ``count()`` run per series right after the filter (a
+    pattern InfluxDB can push down to storage), and only their one row per series is
+    grouped by equipment: a regrouped table is not in time order, so a ``first()``
+    there would not give the oldest point. Times become integers so that every
+    stream has an integer ``_value`` and they pivot into one table."""
+    points = source(bucket, FAR_PAST_NS, FAR_FUTURE_NS, Filters(None, None, ()), measurement)
+
+    def per_equipment(per_series: str, value: str) -> str:
+        return (f"{points}\n  |> {per_series}()\n"
+                f"  |> map(fn: (r) => ({{equipment_id: r.equipment_id, _value: {value}}}))\n"
+                '  |> group(columns: ["equipment_id"])')
+
+    def named(field: str) -> str:
+        return f'set(key: "_field", value: {flux_string(field)})'
+
+    return "\n".join([
+        f"first_ = {per_equipment('first', 'int(v: r._time)')}\n  |> min()\n  |> {named('first')}",
+        f"last_ = {per_equipment('last', 'int(v: r._time)')}\n  |> max()\n  |> {named('last')}",
+        f"counts = {per_equipment('count', 'int(v: r._value)')}",
+        f"points_ = counts |> sum() |> {named('points')}",
+        f"series_ = counts |> count() |> {named('series')}",
+        "union(tables: [first_, last_, points_, series_])\n  |> group()\n"
+        '  |> pivot(rowKey: ["equipment_id"], columnKey: ["_field"], valueColumn: "_value")',
+    ])

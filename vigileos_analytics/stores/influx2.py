@@ -37,7 +37,7 @@ import pandas as pd
 from ..config import Settings
 from ..errors import ConfigurationError, QueryError, StoreConnectionError, ValidationError, WriteError
 from ..intervals import intervals_from_store
-from ..schema import MEASUREMENT, check_availability_values, normalize_points_frame, to_ns
+from ..schema import MEASUREMENT, check_availability_values, normalize_points_frame, rollup_every_s, to_ns
 from ..timeparse import parse_duration
 from . import flux
 from .base import AGGREGATE_FUNCTIONS, Health, NoSessionNeeded, Selection, WriteResult, WritesPointsAsFrames
@@ -95,7 +95,8 @@ class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
     backend = "influxdb2"
 
     def __init__(self, url: str, *, token: str, org: str, bucket: str, timeout_s: float = 10.0,
-                 verify: bool | str = True, batch_size: int = 10_000, spool: Spool | None = None) -> None:
+                 verify: bool | str = True, batch_size: int = 10_000, spool: Spool | None = None,
+                 measurement: str = MEASUREMENT, client: Any = None) -> None:
         from influxdb_client import InfluxDBClient
         from influxdb_client.client.write_api import SYNCHRONOUS
 
@@ -103,8 +104,11 @@ class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
             raise ConfigurationError("The InfluxDB 2 store needs INFLUXDB_TOKEN, INFLUXDB_ORG and INFLUXDB_BUCKET; "
                                      f"missing: {[n for n, v in (('token', token), ('org', org), ('bucket', bucket)) if not v]}.")
         self.url, self.org, self.bucket, self.batch_size, self.spool = url, org, bucket, batch_size, spool
-        self._client = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout_s * 1000),
-                                      verify_ssl=verify is not False, ssl_ca_cert=verify if isinstance(verify, str) else None)
+        self.measurement = measurement
+        self._owns_client = client is None
+        self._client = client or InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout_s * 1000),
+                                                verify_ssl=verify is not False,
+                                                ssl_ca_cert=verify if isinstance(verify, str) else None)
         self._sync = self._client.write_api(write_options=SYNCHRONOUS)
         self._settled = _Settled(spool)
         self._write_api = self._new_write_api()
@@ -132,7 +136,7 @@ class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
         if frame.empty:
             return WriteResult(0, 0)
         check_availability_values(frame)
-        lines = encode_lines(frame)
+        lines = encode_lines(frame, self.measurement)
         if self.spool is not None and self.spool and not self.replay_spool(raise_errors=False):
             for start, stop in lines.batches(self.batch_size):  # keep the order: behind what waits
                 self.spool.append(lines.body(start, stop), stop - start)
@@ -186,7 +190,8 @@ class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
         filters = literal_filters(selection.equipment_ids, selection.metric_types, selection.tags)
         if filters is None:
             return empty_points()
-        return _points(self._tables(flux.raw_query(self.bucket, selection.start_ns, selection.end_ns, filters)))
+        return _points(self._tables(flux.raw_query(self.bucket, selection.start_ns, selection.end_ns, filters,
+                                                          self.measurement)))
 
     def aggregate(self, selection: Selection, every: timedelta | None = None,
                   functions: Sequence[str] = AGGREGATE_FUNCTIONS) -> pd.DataFrame:
@@ -194,7 +199,7 @@ class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
         columns = ["equipment_id", "metric_type"] + (["time"] if every is not None else []) + list(functions)
         filters = literal_filters(selection.equipment_ids, selection.metric_types, selection.tags)
         query = flux.aggregate_query(self.bucket, selection.start_ns, selection.end_ns,
-                                     filters or literal_filters(None, None), functions, every_ns)
+                                     filters or literal_filters(None, None), functions, every_ns, self.measurement)
         if filters is None:
             return pd.DataFrame({c: [] for c in columns})
         tables = [t for t in self._tables(query) if not t.empty]
@@ -214,11 +219,11 @@ class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
         if filters is None:
             return empty_points()
         before_ns = to_ns(before, "before") if before is not None else None
-        frame = _points(self._tables(flux.latest_query(self.bucket, filters, before_ns)))
+        frame = _points(self._tables(flux.latest_query(self.bucket, filters, before_ns, self.measurement)))
         return frame.sort_values(["equipment_id", "metric_type"], kind="stable").reset_index(drop=True)
 
     def equipment_ids(self) -> list[str]:
-        tables = self._tables(flux.equipment_ids_query(self.bucket))
+        tables = self._tables(flux.equipment_ids_query(self.bucket, self.measurement))
         return sorted({v for t in tables if "_value" in t for v in t["_value"].astype(str)})
 
     def availability_intervals(self, start: datetime, end: datetime, staleness: timedelta,
@@ -231,11 +236,12 @@ class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
         filters = literal_filters(selection.equipment_ids, selection.metric_types, selection.tags)
         if filters is None:
             return 0
-        tables = self._tables(flux.count_query(self.bucket, selection.start_ns, selection.end_ns, filters))
+        tables = self._tables(flux.count_query(self.bucket, selection.start_ns, selection.end_ns, filters,
+                                                        self.measurement))
         total = int(sum(t["_value"].sum() for t in tables if "_value" in t))
         if not total:
             return 0
-        base = [f"_measurement={predicate_string(MEASUREMENT)}"] + [
+        base = [f"_measurement={predicate_string(self.measurement)}"] + [
             f"{key}={predicate_string(value)}" for key, value in filters.tags]
         for eq in filters.equipment_ids or (None,):
             for metric in filters.metric_types or (None,):
@@ -264,13 +270,50 @@ class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
         return Health(ok=True, backend=self.backend, location=self.url, version=version, message="ok",
                       details={"bucket": self.bucket, "org": self.org})
 
+    def storage_facts(self) -> dict[str, Any]:
+        """See :meth:`MetricsStore.storage_facts`: one Flux query
+        (:func:`.flux.equipment_spans_query`); the series are summed from its per-equipment
+        counts. The size stays unknown: the query API does not report a bucket's bytes."""
+        tables = [t for t in self._tables(flux.equipment_spans_query(self.bucket, self.measurement)) if not t.empty]
+        rows = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
+            {c: [] for c in ("equipment_id", "first", "last", "points", "series")})
+        rows = rows.sort_values("equipment_id", kind="stable").reset_index(drop=True)
+        spans = pd.DataFrame({
+            "equipment_id": rows["equipment_id"].astype(str).astype(object),
+            "first": pd.to_datetime(rows["first"].to_numpy("int64"), unit="ns", utc=True),
+            "last": pd.to_datetime(rows["last"].to_numpy("int64"), unit="ns", utc=True),
+            "points": rows["points"].to_numpy("int64"),
+        })
+        return {"equipment": spans, "series": int(rows["series"].sum()), "size_bytes": None,
+                "size_note": "unknown: InfluxDB 2.x does not report a bucket's size through its query API"}
+
     def close(self) -> None:
         """Flush pending batches (spooling what the server could not take), then close."""
         try:
             self._write_api.close()
             self.replay_spool(raise_errors=False)
         finally:
-            self._client.close()
+            if self._owns_client:
+                self._client.close()
+
+    # -- rollups ------------------------------------------------------------------------
+
+    def rollup_measurements(self) -> list[str]:
+        """Names of the rollup measurements in the bucket (see :mod:`...rollups`)."""
+        tables = self._tables(flux.measurements_query(self.bucket))
+        names = {v for t in tables if "_value" in t for v in t["_value"].astype(str)}
+        return sorted(n for n in names if rollup_every_s(n) is not None)
+
+    def rollup_store(self, measurement: str, create: bool = False) -> "Influx2Store | None":
+        """The same bucket's rollup measurement, sharing this store's client (close this one only).
+        None when it holds nothing yet and ``create`` is False."""
+        if rollup_every_s(measurement) is None:
+            raise ValidationError(f"{measurement!r} is not a rollup measurement name.", field="measurement",
+                                  value=measurement)
+        if not create and measurement not in self.rollup_measurements():
+            return None
+        return Influx2Store(self.url, token="-", org=self.org, bucket=self.bucket, batch_size=self.batch_size,
+                            measurement=measurement, client=self._client)
 
 
 def read_annotated_csv(text: str) -> list[pd.DataFrame]:

@@ -50,7 +50,7 @@ import pandas as pd
 from ..config import Settings
 from ..errors import ConfigurationError, QueryError, StoreConnectionError, ValidationError, WriteError
 from ..intervals import intervals_from_store
-from ..schema import MEASUREMENT, check_availability_values, normalize_points_frame, to_ns
+from ..schema import MEASUREMENT, check_availability_values, normalize_points_frame, rollup_every_s, to_ns
 from ..timeparse import parse_duration
 from .base import AGGREGATE_FUNCTIONS, Health, NoSessionNeeded, Selection, WriteResult, WritesPointsAsFrames
 from .influx_common import (
@@ -124,13 +124,16 @@ class InfluxQLStore(WritesPointsAsFrames, NoSessionNeeded):
 
     def __init__(self, http: InfluxHttp, database: str, *, retention_policy: str = "", batch_size: int = 10_000,
                  spool: Spool | None = None, create_database: bool = False,
-                 retention: timedelta | None = None) -> None:
+                 retention: timedelta | None = None, measurement: str = MEASUREMENT) -> None:
         self.http = http
+        if measurement != MEASUREMENT and rollup_every_s(measurement) is None:
+            raise ConfigurationError(f"{measurement!r} is neither {MEASUREMENT} nor a rollup measurement name.")
+        self.measurement = measurement
         self.database = database
         self.retention_policy = retention_policy
         quote_identifier(database, "database")
         self._source = (f'{quote_identifier(database, "database")}.{quote_identifier(retention_policy, "retention policy")}.'
-                        if retention_policy else "") + MEASUREMENT
+                        if retention_policy else "") + measurement
         if batch_size <= 0:
             raise ConfigurationError(f"batch_size must be a positive number of points; got {batch_size}.")
         self.batch_size = batch_size
@@ -165,7 +168,7 @@ class InfluxQLStore(WritesPointsAsFrames, NoSessionNeeded):
         if frame.empty:
             return WriteResult(0, 0)
         check_availability_values(frame)
-        lines = encode_lines(frame)
+        lines = encode_lines(frame, self.measurement)
         written = 0
         spooling = not self.replay_spool(raise_errors=False)
         for start, stop in lines.batches(self.batch_size):
@@ -289,7 +292,7 @@ class InfluxQLStore(WritesPointsAsFrames, NoSessionNeeded):
         counted = self._select(f"SELECT count(value) FROM {self._source} WHERE {where}", params)
         total = int(sum(row[1] for s in counted for row in s.get("values") or []))
         if total:
-            self.http.query(f"DELETE FROM {MEASUREMENT} WHERE {where}", database=self.database, params=params,
+            self.http.query(f"DELETE FROM {self.measurement} WHERE {where}", database=self.database, params=params,
                             write=True)
         return total
 
@@ -311,6 +314,60 @@ class InfluxQLStore(WritesPointsAsFrames, NoSessionNeeded):
                                   "(add ?create_database=true to the store URL) or set INFLUXDB_BUCKET.")
         return Health(ok=True, backend=self.backend, location=location, version=version, message="ok",
                       details=details)
+
+    def storage_facts(self) -> dict[str, Any]:
+        """See :meth:`MetricsStore.storage_facts`. ``first`` and ``last`` take a query
+        each: given two selectors, InfluxDB 1.x answers time 0 instead of the points'
+        times. Series: the keys ``SHOW SERIES`` lists (1.6's ``SHOW SERIES EXACT
+        CARDINALITY`` still counts series whose points were all deleted, such as the
+        check's probe). Size: the database's shards (TSM files and WAL, every
+        measurement) from ``SHOW STATS``, which needs admin rights on InfluxDB 1.x and
+        which InfluxDB 2.x and 3 do not offer."""
+        def per_equipment(fn: str) -> dict[str, list]:  # equipment_id -> [time, value]
+            series = self._select(f'SELECT {fn}(value) FROM {self._source} GROUP BY "equipment_id"', {})
+            return {s["tags"]["equipment_id"]: s["values"][0] for s in series}
+
+        counts, firsts, lasts = per_equipment("count"), per_equipment("first"), per_equipment("last")
+        ids = sorted(counts)
+        spans = pd.DataFrame({
+            "equipment_id": pd.Series(ids, dtype=object),
+            "first": pd.to_datetime(np.array([firsts[i][0] for i in ids], dtype="int64"), unit="ns", utc=True),
+            "last": pd.to_datetime(np.array([lasts[i][0] for i in ids], dtype="int64"), unit="ns", utc=True),
+            "points": np.array([counts[i][1] for i in ids], dtype="int64"),
+        })
+        try:
+            keys = self._select(f"SHOW SERIES FROM {self._source}", {})
+            series: int | None = sum(len(s.get("values") or []) for s in keys)
+        except QueryError:
+            series = None
+        try:
+            shards = self._select("SHOW STATS FOR 'shard'", {})
+        except (QueryError, StoreConnectionError) as exc:
+            return {"equipment": spans, "series": series, "size_bytes": None,
+                    "size_note": f"unknown: the server did not answer SHOW STATS ({str(exc).splitlines()[0][:200]})"}
+        mine = [s for s in shards if (s.get("tags") or {}).get("database") == self.database and (
+            not self.retention_policy or s["tags"].get("retentionPolicy") == self.retention_policy)]
+        size = sum(int(dict(zip(s["columns"], s["values"][0])).get("diskBytes", 0)) for s in mine)
+        return {"equipment": spans, "series": series, "size_bytes": size,
+                "size_note": f"the shards of database {self.database} (TSM files and WAL, every measurement)"}
+
+    # -- rollups ------------------------------------------------------------------------
+
+    def rollup_measurements(self) -> list[str]:
+        """Names of the rollup measurements in the database (see :mod:`...rollups`)."""
+        series = self._select("SHOW MEASUREMENTS", {})
+        return sorted(row[0] for s in series for row in s.get("values") or [] if rollup_every_s(row[0]) is not None)
+
+    def rollup_store(self, measurement: str, create: bool = False) -> "InfluxQLStore | None":
+        """The same database's rollup measurement, sharing this store's connection (close
+        this one only). None when it holds nothing yet and ``create`` is False."""
+        if rollup_every_s(measurement) is None:
+            raise ValidationError(f"{measurement!r} is not a rollup measurement name.", field="measurement",
+                                  value=measurement)
+        if not create and measurement not in self.rollup_measurements():
+            return None
+        return InfluxQLStore(self.http, self.database, retention_policy=self.retention_policy,
+                             batch_size=self.batch_size, measurement=measurement)
 
     def close(self) -> None:
         """Try once more to empty the spool (it stays on disk otherwise), then close connections."""

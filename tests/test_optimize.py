@@ -1,0 +1,268 @@
+"""Downsampling (`vigileos optimize`) and reads through rollups, on a real DuckDB file
+and a real influxd: the figures computed before rolling up are the figures after."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from vigileos_analytics.analytics import EquipmentAnalyticsService
+from vigileos_analytics.cli import main
+from vigileos_analytics.errors import RollupError, ValidationError
+from vigileos_analytics.lifecycle import backup, restore, verify
+from vigileos_analytics.lifecycle.chunks import to_write_frame
+from vigileos_analytics.lifecycle.optimize import optimize
+from vigileos_analytics.rollups import TieredStore, find_rollups
+from vigileos_analytics.schema import AVAILABILITY, STATUS_CHANGE
+from vigileos_analytics.stores import open_store
+from vigileos_analytics.stores.base import Selection
+from vigileos_analytics.stores.embedded import EmbeddedStore
+
+from .conftest import FLEET_END
+from .influx_fixtures import influxd  # noqa: F401  (a pytest fixture)
+
+START = FLEET_END - timedelta(days=10)
+PERIOD = (START, FLEET_END)
+_databases = itertools.count()
+AVAILABILITY_COLUMNS = ["availability_pct", "uptime_s", "downtime_s", "unknown_s", "maintenance_s", "outages",
+                        "mtbf_s", "mttr_s", "coverage_pct", "samples"]
+
+
+@pytest.fixture
+def seeded(seeded_store_dir: Path):
+    return open_store(f"duckdb:///{seeded_store_dir / 'metrics.duckdb'}")
+
+
+@pytest.fixture
+def influx_seeded(influxd, seeded):
+    """The seeded fleet copied into a fresh database of the real influxd."""
+    name = f"optimize_{next(_databases)}"
+    store = open_store(f"influxdb1+{influxd.url}/{name}?create_database=true&spool=off")
+    store.write_frame(to_write_frame(seeded.query(Selection(START - timedelta(days=1), FLEET_END))))
+    yield store
+    store.close()
+    influxd.query(f'DROP DATABASE "{name}"')
+
+
+def figures(store, inventory: Path) -> dict[str, pd.DataFrame]:
+    """What reports and dashboards read: availability per day with maintenance excluded,
+    performance statistics, and hourly means."""
+    service = EquipmentAnalyticsService(store, inventory=inventory)
+    hourly = service.store.aggregate(Selection(*PERIOD, metric_types=("cpu_usage", "temperature")),
+                                     every=timedelta(hours=1), functions=("count", "mean", "min", "max", "last"))
+    return {
+        "availability": service.fleet_availability(*PERIOD, freq="1D", exclude_maintenance=True),
+        "whole": service.fleet_availability(*PERIOD),
+        "stats": service.store.aggregate(Selection(*PERIOD), functions=("count", "mean", "min", "max", "last", "p95")),
+        "hourly": hourly,
+    }
+
+
+def assert_same_figures(before: dict[str, pd.DataFrame], after: dict[str, pd.DataFrame]) -> None:
+    for name in ("availability", "whole"):
+        pd.testing.assert_frame_equal(after[name][AVAILABILITY_COLUMNS], before[name][AVAILABILITY_COLUMNS],
+                                      check_exact=False, rtol=1e-12, atol=1e-9)
+    keys = ["equipment_id", "metric_type"]
+    stats_before = before["stats"][~before["stats"]["metric_type"].isin([STATUS_CHANGE, "alert"])].set_index(keys)
+    stats_after = after["stats"].set_index(keys).loc[stats_before.index]
+    assert (stats_after["count"] == stats_before["count"]).all()
+    for column in ("min", "max", "last"):
+        np.testing.assert_array_equal(stats_after[column], stats_before[column])
+    np.testing.assert_allclose(stats_after["mean"], stats_before["mean"], rtol=1e-9)
+    # p95 over rolled-up time is an estimate: the p95 of the windows' p95s.
+    assert ((stats_after["p95"] - stats_before["p95"]).abs() <= 0.5 * stats_before["p95"].abs() + 1e-9).all()
+    hourly_keys = keys + ["time"]
+    pd.testing.assert_frame_equal(
+        after["hourly"].sort_values(hourly_keys).reset_index(drop=True)[hourly_keys + ["count", "min", "max", "last"]],
+        before["hourly"].sort_values(hourly_keys).reset_index(drop=True)[hourly_keys + ["count", "min", "max", "last"]],
+        check_dtype=False)
+
+
+def rolled_metric_points(store, end) -> int:
+    """Raw points of rolled-up metric types before ``end``."""
+    counts = store.aggregate(Selection(START - timedelta(days=1), end), functions=("count",))
+    return int(counts.loc[~counts["metric_type"].isin([STATUS_CHANGE, "alert"]), "count"].sum())
+
+
+# -- embedded ----------------------------------------------------------------------------------
+
+def test_figures_are_the_same_after_two_optimize_runs(seeded, seeded_store_dir):
+    inventory = seeded_store_dir / "inventory.csv"
+    before = figures(seeded, inventory)
+    status_before = len(seeded.query(Selection(*PERIOD, metric_types=(STATUS_CHANGE,))))
+
+    first = optimize(seeded, timedelta(days=6), now=FLEET_END)
+    assert first.cutoff == FLEET_END - timedelta(days=6) and first.previous_horizon is None
+    assert first.raw_points > 0 and first.deleted == first.raw_points and first.rollup_points > 0
+    assert rolled_metric_points(seeded, first.cutoff) == 0
+    assert_same_figures(before, figures(seeded, inventory))
+
+    second = optimize(seeded, timedelta(days=2, hours=5), now=FLEET_END)  # cutoff rounds down to the hour
+    assert second.previous_horizon == first.cutoff
+    assert second.cutoff == FLEET_END - timedelta(days=2, hours=5)
+    assert rolled_metric_points(seeded, second.cutoff) == 0
+    assert_same_figures(before, figures(seeded, inventory))
+
+    # Status changes are events: kept raw, so status history and maintenance stay whole.
+    assert len(seeded.query(Selection(*PERIOD, metric_types=(STATUS_CHANGE,)))) == status_before
+    info = find_rollups(seeded)
+    assert info.measurement == "equipment_metrics_1h" and info.horizon == second.cutoff
+    assert info.staleness == timedelta(minutes=10)
+
+
+def test_hourly_available_seconds_add_up_to_the_uptime(seeded, seeded_store_dir):
+    before = EquipmentAnalyticsService(seeded, inventory=seeded_store_dir / "inventory.csv").fleet_availability(
+        START, FLEET_END - timedelta(days=4))
+    optimize(seeded, timedelta(days=4), now=FLEET_END)
+    rollup = find_rollups(seeded).store
+    seconds = rollup.aggregate(Selection(START, FLEET_END - timedelta(days=4), metric_types=(
+        "availability__available_s", "availability__unavailable_s")), functions=("count", "mean"))
+    seconds = seconds.assign(total=seconds["mean"] * seconds["count"]).pivot(
+        index="equipment_id", columns="metric_type", values="total")
+    expected = before.set_index("equipment_id")
+    np.testing.assert_allclose(seconds["availability__available_s"], expected.loc[seconds.index, "uptime_s"])
+    np.testing.assert_allclose(seconds["availability__unavailable_s"], expected.loc[seconds.index, "downtime_s"])
+    # Windows are whole hours: each holds at most 3,600 known seconds.
+    hourly = rollup.query(Selection(START, FLEET_END, metric_types=("availability__available_s",)))
+    assert hourly["value"].max() <= 3600 and (hourly["time"].dt.minute == 0).all()
+
+
+def test_dry_run_changes_nothing(seeded):
+    before = seeded.aggregate(Selection(START - timedelta(days=1), FLEET_END), functions=("count",))
+    result = optimize(seeded, timedelta(days=5), now=FLEET_END, dry_run=True)
+    assert result.dry_run and result.deleted == 0
+    assert result.raw_points == rolled_metric_points(seeded, FLEET_END - timedelta(days=5))
+    assert set(result.counts["metric_type"]) >= {AVAILABILITY, "cpu_usage"}
+    assert STATUS_CHANGE not in set(result.counts["metric_type"])
+    pd.testing.assert_frame_equal(seeded.aggregate(Selection(START - timedelta(days=1), FLEET_END),
+                                                   functions=("count",)), before)
+    assert seeded.rollup_measurements() == []
+
+
+def test_rollups_that_do_not_read_back_keep_the_raw_points(seeded, monkeypatch):
+    # Fault injection (no real store loses writes on demand): the rollup store drops
+    # every tenth point it is given.
+    real_rollup_store = EmbeddedStore.rollup_store
+
+    def lossy(self, measurement, create=False):
+        store = real_rollup_store(self, measurement, create)
+        if store is not None:
+            write = store.write_frame
+            store.write_frame = lambda frame: write(frame.iloc[np.arange(len(frame)) % 10 != 0])
+        return store
+
+    monkeypatch.setattr(EmbeddedStore, "rollup_store", lossy)
+    before = rolled_metric_points(seeded, FLEET_END)
+    with pytest.raises(RollupError, match="no raw point was removed"):
+        optimize(seeded, timedelta(days=5), now=FLEET_END)
+    assert rolled_metric_points(seeded, FLEET_END) == before
+    monkeypatch.undo()
+    assert find_rollups(seeded).horizon is None  # never in force: reads stay raw
+    stats = TieredStore(seeded).aggregate(Selection(*PERIOD, metric_types=("cpu_usage",)), functions=("count",))
+    assert stats["count"].sum() == seeded.aggregate(Selection(*PERIOD, metric_types=("cpu_usage",)),
+                                                    functions=("count",))["count"].sum()
+
+
+def test_points_written_before_the_horizon_later_are_kept_and_reported(seeded):
+    first = optimize(seeded, timedelta(days=5), now=FLEET_END)
+    late_time = first.cutoff - timedelta(days=1)
+    seeded.write_frame(pd.DataFrame({"time": [late_time], "equipment_id": ["EQ-0001"], "metric_type": ["cpu_usage"],
+                                     "value": [42.0]}))
+    second = optimize(seeded, timedelta(days=3), now=FLEET_END)
+    assert second.late_points == 1 and second.deleted > 0
+    kept = seeded.query(Selection(late_time, late_time + timedelta(seconds=1), metric_types=("cpu_usage",)))
+    assert kept["value"].tolist() == [42.0]
+
+
+def test_bad_arguments_are_refused(seeded):
+    with pytest.raises(ValidationError, match="older_than"):
+        optimize(seeded, timedelta(0))
+    with pytest.raises(ValidationError, match="divide a day"):
+        optimize(seeded, timedelta(days=1), every=timedelta(minutes=7))
+    with pytest.raises(ValidationError, match="divide a day"):
+        optimize(seeded, timedelta(days=1), every=timedelta(seconds=30))
+    optimize(seeded, timedelta(days=5), now=FLEET_END)
+    with pytest.raises(ValidationError, match="--every 1h"):
+        optimize(seeded, timedelta(days=3), every=timedelta(minutes=15), now=FLEET_END)
+
+
+def test_nothing_to_do_when_everything_is_newer(seeded):
+    result = optimize(seeded, timedelta(days=30), now=FLEET_END)
+    assert result.raw_points == 0 and result.deleted == 0 and seeded.rollup_measurements() == []
+
+
+def test_cli_optimize_dry_run_json_and_real_run(seeded_store_dir, monkeypatch):
+    store_url = f"duckdb:///{seeded_store_dir / 'metrics.duckdb'}"
+    runner = CliRunner()
+    # The fleet ends on 2024-02-01, so "older than" is measured from today's clock:
+    # everything is older than a day.
+    dry = runner.invoke(main, ["--store", store_url, "optimize", "--older-than", "1d", "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    payload = json.loads(dry.output)
+    assert payload["dry_run"] and payload["raw_points"] > 0 and payload["deleted"] == 0
+    done = runner.invoke(main, ["--store", store_url, "optimize", "--older-than", "1d", "-q"])
+    assert done.exit_code == 0, done.output
+    assert f"removed {payload['raw_points']:,} raw points" in " ".join(done.output.split())
+    bad = runner.invoke(main, ["--store", store_url, "optimize", "--older-than", "1d", "--every", "7m"])
+    assert bad.exit_code == 3 and "divide a day" in bad.output
+    assert runner.invoke(main, ["optimize", "--help"]).exit_code == 0
+
+
+# -- real influxd ------------------------------------------------------------------------------
+
+@pytest.mark.influxdb
+def test_influxql_figures_are_the_same_after_optimize(influx_seeded, seeded_store_dir):
+    inventory = seeded_store_dir / "inventory.csv"
+    before = figures(influx_seeded, inventory)
+    first = optimize(influx_seeded, timedelta(days=6), now=FLEET_END)
+    assert first.deleted == first.raw_points > 0
+    assert rolled_metric_points(influx_seeded, first.cutoff) == 0
+    assert "equipment_metrics_1h" in influx_seeded.rollup_measurements()
+    assert_same_figures(before, figures(influx_seeded, inventory))
+    second = optimize(influx_seeded, timedelta(days=3), now=FLEET_END)
+    assert second.previous_horizon == first.cutoff and second.deleted > 0
+    assert_same_figures(before, figures(influx_seeded, inventory))
+
+
+# -- backup and restore carry the rollups --------------------------------------------------------
+
+def test_backup_and_restore_carry_the_rollups(seeded, seeded_store_dir, tmp_path):
+    inventory = seeded_store_dir / "inventory.csv"
+    before = figures(seeded, inventory)
+    optimize(seeded, timedelta(days=5), now=FLEET_END)
+    made = backup(seeded, tmp_path / "optimized.tar", chunk_points=20_000)
+    assert made.rollup_points["equipment_metrics_1h"] > 0
+    assert verify(tmp_path / "optimized.tar").manifest["rollups"] == {
+        "equipment_metrics_1h": {"points": made.rollup_points["equipment_metrics_1h"]}}
+    fresh = open_store(f"duckdb:///{tmp_path / 'fresh.duckdb'}")
+    restored = restore(fresh, tmp_path / "optimized.tar")
+    assert restored.points == made.points and restored.rollup_points == made.rollup_points
+    assert find_rollups(fresh).horizon == FLEET_END - timedelta(days=5)
+    assert_same_figures(before, figures(fresh, inventory))
+
+
+@pytest.mark.influxdb
+def test_rollups_survive_a_round_trip_through_influxd(seeded, seeded_store_dir, influxd, tmp_path):
+    inventory = seeded_store_dir / "inventory.csv"
+    before = figures(seeded, inventory)
+    optimize(seeded, timedelta(days=5), now=FLEET_END)
+    backup(seeded, tmp_path / "one.tar")
+    name = f"optimize_{next(_databases)}"
+    influx = open_store(f"influxdb1+{influxd.url}/{name}?create_database=true&spool=off")
+    try:
+        restore(influx, tmp_path / "one.tar")
+        assert_same_figures(before, figures(influx, inventory))
+        backup(influx, tmp_path / "two")
+        back = open_store(f"duckdb:///{tmp_path / 'back.duckdb'}")
+        restore(back, tmp_path / "two")
+        assert_same_figures(before, figures(back, inventory))
+    finally:
+        influx.close()
+        influxd.query(f'DROP DATABASE "{name}"')
