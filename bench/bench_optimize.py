@@ -25,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +37,7 @@ from vigileos_analytics import EquipmentAnalyticsService, FleetSpec, open_store,
 from vigileos_analytics.lifecycle.optimize import optimize  # noqa: E402
 from vigileos_analytics.schema import CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME  # noqa: E402
 
+END = datetime(2024, 2, 1, tzinfo=timezone.utc)
 COLUMNS = ["availability_pct", "uptime_s", "downtime_s", "unknown_s", "maintenance_s", "outages", "samples"]
 
 
@@ -45,7 +46,9 @@ def load() -> str:
 
 
 def spec(equipment: int, days: float) -> FleetSpec:
-    return FleetSpec(equipment=equipment, days=days, metrics=(CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME), seed=11)
+    # A fixed end: the raw and the rolled-up copies of a fleet must be the same points.
+    return FleetSpec(equipment=equipment, days=days, metrics=(CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME), seed=11,
+                     end=END)
 
 
 def ingest(store, fleet_spec: FleetSpec) -> tuple[int, float, object]:

@@ -266,3 +266,21 @@ def test_rollups_survive_a_round_trip_through_influxd(seeded, seeded_store_dir, 
     finally:
         influx.close()
         influxd.query(f'DROP DATABASE "{name}"')
+
+
+def test_events_before_the_horizon_and_rolled_up_equipment_stay_visible(seeded, seeded_store_dir, tmp_path):
+    inventory = tmp_path / "inventory.csv"
+    inventory.write_text("equipment_id,name,type,location\n")  # no inventory: equipment come from the store
+    gone = pd.DataFrame({"time": [START + timedelta(hours=h) for h in range(3)], "equipment_id": "OLD-1",
+                         "metric_type": "cpu_usage", "value": [1.0, 2.0, 3.0]})
+    seeded.write_frame(gone)  # an equipment whose data is all older than the cutoff
+    period = Selection(*PERIOD, metric_types=(STATUS_CHANGE, "cpu_usage"))
+    before = seeded.aggregate(period, functions=("count",))
+    optimize(seeded, timedelta(days=5), now=FLEET_END)
+    service = EquipmentAnalyticsService(seeded, inventory=inventory)
+    assert "OLD-1" in service.equipment()["equipment_id"].tolist()
+    assert "OLD-1" not in seeded.equipment_ids()  # raw points gone, rollups hold it
+    after = service.store.aggregate(period, functions=("count",))
+    pd.testing.assert_frame_equal(after.sort_values(["equipment_id", "metric_type"]).reset_index(drop=True),
+                                  before.sort_values(["equipment_id", "metric_type"]).reset_index(drop=True),
+                                  check_dtype=False)

@@ -170,7 +170,7 @@ def _seconds_points(intervals: pd.DataFrame, every_ns: int, start_ns: int, end_n
 def _state_events(intervals: pd.DataFrame) -> pd.DataFrame:
     """State events for intervals (non-overlapping per equipment): one at each start,
     one at every UTC midnight inside an interval, and -1 where known time stops."""
-    iv = intervals.sort_values(["equipment_id", "start"], kind="stable")
+    iv = _coalesce(intervals)
     eq = iv["equipment_id"].to_numpy(dtype=object)
     start = iv["start"].to_numpy("int64")
     end = iv["end"].to_numpy("int64")
@@ -191,6 +191,20 @@ def _state_events(intervals: pd.DataFrame) -> pd.DataFrame:
         "metric_type": stat_metric(AVAILABILITY, STATE),
         "value": np.concatenate([state, state[rep], np.full(int(stops.sum()), float(UNKNOWN_STATE))]),
     })
+
+
+def _coalesce(intervals: pd.DataFrame) -> pd.DataFrame:
+    """Touching intervals of one equipment and state merged into one (a backend may
+    give one interval per sample)."""
+    iv = intervals.sort_values(["equipment_id", "start"], kind="stable").reset_index(drop=True)
+    eq = iv["equipment_id"].to_numpy(dtype=object)
+    start, end = iv["start"].to_numpy("int64"), iv["end"].to_numpy("int64")
+    state = iv["state"].to_numpy()
+    continues = np.zeros(len(iv), dtype=bool)
+    continues[1:] = (eq[1:] == eq[:-1]) & (state[1:] == state[:-1]) & (start[1:] == end[:-1])
+    first = np.flatnonzero(~continues)
+    last = np.append(first[1:], len(iv)) - 1
+    return pd.DataFrame({"equipment_id": eq[first], "state": state[first], "start": start[first], "end": end[last]})
 
 
 def horizon_point(horizon: datetime, staleness: timedelta) -> pd.DataFrame:
@@ -292,16 +306,29 @@ class TieredStore:
         if info is None or info.horizon is None or selection.start >= info.horizon:
             return self.raw.aggregate(selection, every, functions)
         keys = ["equipment_id", "metric_type"] + (["time"] if every is not None else [])
-        old = _rollup_aggregate(info, replace(selection, end=min(selection.end, info.horizon)), every, functions)
-        parts = [old]
+        before = replace(selection, end=min(selection.end, info.horizon))
+        needed = sorted(set(functions) | {"count", "mean"}, key=AGGREGATE_FUNCTIONS.index)
+        raw_parts = []
+        # Events (status changes, alerts) are never rolled up: before the horizon they are still raw.
+        events = EVENT_METRICS if selection.metric_types is None else tuple(
+            m for m in selection.metric_types if m in EVENT_METRICS)
+        if events:
+            raw_parts.append(self.raw.aggregate(replace(before, metric_types=events), every, needed))
         if selection.end > info.horizon:
-            needed = sorted(set(functions) | {"count", "mean"}, key=AGGREGATE_FUNCTIONS.index)
-            new = self.raw.aggregate(replace(selection, start=info.horizon), every, needed)
-            if not new.empty:
-                parts.append(new.assign(sum=new["mean"] * new["count"]))
+            raw_parts.append(self.raw.aggregate(replace(selection, start=info.horizon), every, needed))
+        parts = [_rollup_aggregate(info, before, every, functions)]
+        parts += [p.assign(sum=p["mean"] * p["count"]) for p in raw_parts if not p.empty]
         if all(p.empty for p in parts):
             return pd.DataFrame({c: [] for c in keys + functions})
         return _combine(parts, keys, functions)
+
+    def equipment_ids(self) -> list[str]:
+        """Equipment with raw points or rollups."""
+        info = self.rollups()
+        ids = set(self.raw.equipment_ids())
+        if info is not None:
+            ids |= set(info.store.equipment_ids()) - {HORIZON_EQUIPMENT}
+        return sorted(ids)
 
     def availability_intervals(self, start: datetime, end: datetime, staleness: timedelta,
                                equipment_ids: Sequence[str] | None = None) -> pd.DataFrame:
@@ -339,24 +366,38 @@ def _rollup_aggregate(info: RollupInfo, selection: Selection, every: timedelta |
                       functions: Sequence[str]) -> pd.DataFrame:
     """count, sum, min, max, last, p95 per equipment and metric (and window) from rollups;
     with explicit metric types, only the statistics ``functions`` need are read."""
-    metrics = None
-    if selection.metric_types is not None:
-        stats = {"count"} | {s for f in functions for s in _STATS_NEEDED[f]}
-        metrics = tuple(stat_metric(m, s) for m in selection.metric_types for s in STATS if s in stats)
-    agg = info.store.aggregate(replace(selection, metric_types=metrics), every,
-                               ("count", "mean", "min", "max", "last", "p95"))
     keys = ["equipment_id", "metric_type"] + (["time"] if every is not None else [])
+    if selection.metric_types is None:
+        agg = info.store.aggregate(selection, every, ("count", "mean", "min", "max", "last", "p95"))
+    else:
+        # One query per engine function: a percentile costs far more than a sum, so it
+        # runs over the p95 points only.
+        stats = {"count"} | {s for f in functions for s in _STATS_NEEDED[f]}
+        parts = []
+        for stat_group, engine_functions in ((("count", "sum", "min", "max", "last"), ("count", "mean", "min", "max",
+                                                                                       "last")),
+                                             (("p95",), ("count", "p95"))):
+            wanted = [s for s in stat_group if s in stats]
+            if wanted:
+                metrics = tuple(stat_metric(m, s) for m in selection.metric_types for s in wanted)
+                parts.append(info.store.aggregate(replace(selection, metric_types=metrics), every, engine_functions))
+        parts = [p for p in parts if not p.empty]
+        agg = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if agg.empty:
         return pd.DataFrame(columns=keys + list(STATS))
     agg = agg[agg["equipment_id"] != HORIZON_EQUIPMENT]
     split = agg["metric_type"].str.rsplit(SEP, n=1, expand=True)
     agg = agg.assign(metric_type=split[0], stat=split[1])
     agg = agg[agg["stat"].isin(STATS)]
+    def column(name: str) -> np.ndarray:
+        return agg[name].to_numpy("float64") if name in agg else np.full(len(agg), np.nan)
+
     # Which aggregate of each stat's points gives the stat over the period.
     picked = np.select(
         [agg["stat"].isin(["count", "sum"]), agg["stat"] == "min", agg["stat"] == "max", agg["stat"] == "last",
          agg["stat"] == "p95"],
-        [agg["mean"] * agg["count"], agg["min"], agg["max"], agg["last"], agg["p95"]], default=np.nan)
+        [column("mean") * column("count"), column("min"), column("max"), column("last"), column("p95")],
+        default=np.nan)
     wide = agg.assign(value=picked).set_index(keys + ["stat"])["value"].unstack("stat")
     wide = wide.reindex(columns=list(STATS)).reset_index()
     wide = wide[wide["count"].fillna(0) > 0]
