@@ -432,6 +432,6 @@ def test_influx2_store_facts_from_the_pivoted_table(monkeypatch):
         facts = gather_facts(store, now=NOW)
     finally:
         store.close()
-    assert asked == [flux.equipment_spans_query("b", "equipment_metrics")]
+    assert asked == [flux.equipment_spans_query("b", "equipment_metrics"), flux.measurements_query("b")]
     assert_expected_spans(facts.equipment)
     assert facts.series == EXPECTED_SERIES and facts.size_bytes is None and facts.size_note.startswith("unknown")

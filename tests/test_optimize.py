@@ -284,3 +284,15 @@ def test_events_before_the_horizon_and_rolled_up_equipment_stay_visible(seeded, 
     pd.testing.assert_frame_equal(after.sort_values(["equipment_id", "metric_type"]).reset_index(drop=True),
                                   before.sort_values(["equipment_id", "metric_type"]).reset_index(drop=True),
                                   check_dtype=False)
+
+
+def test_check_verbose_names_the_rollups_and_their_horizon(seeded, seeded_store_dir):
+    store_url = f"duckdb:///{seeded_store_dir / 'metrics.duckdb'}"
+    optimize(seeded, timedelta(days=4), now=FLEET_END)
+    result = CliRunner().invoke(main, ["--store", store_url, "check", "--verbose", "--json"])
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.output)["facts"]
+    assert facts["rollups"] == "equipment_metrics_1h"
+    assert facts["rollup_horizon"] == (FLEET_END - timedelta(days=4)).isoformat()
+    text = CliRunner().invoke(main, ["--store", store_url, "check", "-v"]).output
+    assert "Rollups: equipment_metrics_1h (raw points from 2024-01-28 00:00 UTC on" in " ".join(text.split())

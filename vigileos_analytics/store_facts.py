@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from .config import Settings, load_settings
+from .rollups import find_rollups
 from .schema import to_utc
 from .stores import open_store
 from .stores.base import MetricsStore
@@ -41,7 +42,9 @@ class StoreFacts:
     (its oldest and newest point, datetime64[ns, UTC]), ``points`` and ``lag_s``
     (seconds from ``last`` to ``now``). ``series`` and ``size_bytes`` are None when
     the store does not say; ``size_note`` says what the size covers or why it is
-    unknown. ``spool`` is None for a store without one.
+    unknown. ``spool`` is None for a store without one. ``rollups`` names the rollup
+    measurement of an optimized store, and ``rollup_horizon`` is where its raw points
+    start (the per-equipment facts are about raw points).
     """
 
     now: datetime
@@ -50,6 +53,8 @@ class StoreFacts:
     size_bytes: int | None
     size_note: str
     spool: SpoolBacklog | None
+    rollups: str | None = None
+    rollup_horizon: datetime | None = None
 
     @property
     def points(self) -> int:
@@ -63,7 +68,8 @@ class StoreFacts:
                 for row in self.equipment.itertuples(index=False)]
         return {"now": self.now.isoformat(), "size_bytes": self.size_bytes, "size_note": self.size_note,
                 "series": self.series, "points": self.points, "equipment": rows,
-                "spool": None if self.spool is None else vars(self.spool)}
+                "spool": None if self.spool is None else vars(self.spool), "rollups": self.rollups,
+                "rollup_horizon": None if self.rollup_horizon is None else self.rollup_horizon.isoformat()}
 
 
 def spool_backlog(store: MetricsStore) -> SpoolBacklog | None:
@@ -85,8 +91,11 @@ def gather_facts(store: MetricsStore, *, now: datetime | None = None) -> StoreFa
     lag_s = (pd.Timestamp(now).value - spans["last"].to_numpy("datetime64[ns]").view("int64")) / 1e9
     # The spool is read last: the store's queries first replay what they can, so this
     # is what still waits.
+    rollups = find_rollups(store)
     return StoreFacts(now=now, equipment=spans.assign(lag_s=lag_s), series=facts["series"],
-                      size_bytes=facts["size_bytes"], size_note=facts["size_note"], spool=spool_backlog(store))
+                      size_bytes=facts["size_bytes"], size_note=facts["size_note"], spool=spool_backlog(store),
+                      rollups=None if rollups is None else rollups.measurement,
+                      rollup_horizon=None if rollups is None else rollups.horizon)
 
 
 def gather_facts_at(url: str | None = None, settings: Settings | None = None, *,

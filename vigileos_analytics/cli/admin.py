@@ -79,6 +79,10 @@ def _print_facts(facts: StoreFacts) -> None:
     console.print(f"Size: {size}.", highlight=False, soft_wrap=True)
     console.print(f"Series: {series}; points: {facts.points:,}; equipment: {len(facts.equipment):,}.",
                   highlight=False)
+    if facts.rollups is not None:
+        horizon = ("not in force yet" if facts.rollup_horizon is None
+                   else f"raw points from {facts.rollup_horizon:%Y-%m-%d %H:%M} UTC on, older time from rollups")
+        console.print(f"Rollups: {facts.rollups} ({horizon}).", highlight=False)
     if facts.spool is not None:
         console.print(f"Spool: {facts.spool.points:,} points ({facts.spool.records:,} requests, "
                       f"{_bytes_text(facts.spool.bytes)}) wait in {facts.spool.directory}.",
