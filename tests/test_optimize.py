@@ -16,7 +16,8 @@ from click.testing import CliRunner
 from vigileos_analytics.analytics import EquipmentAnalyticsService
 from vigileos_analytics.cli import main
 from vigileos_analytics.errors import RollupError, ValidationError
-from vigileos_analytics.lifecycle import backup, restore, verify
+from vigileos_analytics.lifecycle import backup, restore, set_retention, verify
+from vigileos_analytics.lifecycle.maintain import maintain_once, run_maintenance
 from vigileos_analytics.lifecycle.chunks import to_write_frame
 from vigileos_analytics.lifecycle.optimize import optimize
 from vigileos_analytics.rollups import TieredStore, find_rollups
@@ -296,3 +297,40 @@ def test_check_verbose_names_the_rollups_and_their_horizon(seeded, seeded_store_
     assert facts["rollup_horizon"] == (FLEET_END - timedelta(days=4)).isoformat()
     text = CliRunner().invoke(main, ["--store", store_url, "check", "-v"]).output
     assert "Rollups: equipment_metrics_1h (raw points from 2024-01-28 00:00 UTC on" in " ".join(text.split())
+
+
+# -- maintenance on a schedule -------------------------------------------------------------------
+
+def test_scheduled_maintenance_applies_retention_and_optimizes(seeded):
+    set_retention(seeded, 8)
+    now = FLEET_END
+    run = maintain_once(seeded, optimize_older_than=timedelta(days=3), now=now)
+    assert run.error is None
+    assert run.cleanup.points > 0 and run.cleanup.cutoff == now - timedelta(days=8)
+    assert len(seeded.query(Selection(START - timedelta(days=1), now - timedelta(days=8)))) == 0
+    assert run.optimize.cutoff == now - timedelta(days=3) and run.optimize.deleted > 0
+
+
+def test_the_schedule_keeps_running_after_a_failed_run(seeded):
+    optimize(seeded, timedelta(days=5), now=FLEET_END)  # rollups of 1h exist: 15m windows are refused
+    seen = []
+    runs = run_maintenance(seeded, timedelta(milliseconds=10), optimize_older_than=timedelta(days=1),
+                           rollup_every=timedelta(minutes=15), count=2, on_run=seen.append)
+    assert len(runs) == 2 and seen == runs
+    assert all(r.error and "--every 1h" in r.error for r in runs)
+    with pytest.raises(ValidationError, match="every"):
+        run_maintenance(seeded, timedelta(0))
+    with pytest.raises(ValidationError, match="divide a day"):
+        run_maintenance(seeded, timedelta(hours=1), optimize_older_than=timedelta(days=1),
+                        rollup_every=timedelta(minutes=7))
+
+
+def test_cli_maintain_runs_once_and_reports(seeded_store_dir):
+    store_url = f"duckdb:///{seeded_store_dir / 'metrics.duckdb'}"
+    result = CliRunner().invoke(main, ["--store", store_url, "maintain", "--count", "1", "--optimize-older-than",
+                                       "1d", "--json"])
+    assert result.exit_code == 0, result.output
+    (run,) = json.loads(result.output)["runs"]
+    assert run["error"] is None and run["deleted"] is None and run["rolled_up"] > 0
+    text = CliRunner().invoke(main, ["--store", store_url, "maintain", "--count", "1"]).output
+    assert "retention: not set" in text

@@ -22,7 +22,7 @@ _COMMANDS = (
     (".report", ("report",)),
     (".dashboard", ("dashboard",)),
     (".collect", ("collect",)),
-    (".lifecycle", ("backup", "restore", "export", "cleanup", "retention", "optimize")),
+    (".lifecycle", ("backup", "restore", "export", "cleanup", "retention", "optimize", "maintain")),
     (".alerts", ("alerts",)),
     (".predict", ("predict",)),
 )

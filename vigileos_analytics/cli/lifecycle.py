@@ -1,16 +1,20 @@
 """The data lifecycle: ``backup`` (create, verify), ``restore``, ``export``,
-``cleanup``, ``retention`` (show, set) and ``optimize`` (downsampling)."""
+``cleanup``, ``retention`` (show, set), ``optimize`` (downsampling) and ``maintain``
+(both on a schedule)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
 
+from ..collect import stop_on_signals
 from ..lifecycle import FORMATS, backup as backup_store, cleanup as cleanup_store, export as export_points
 from ..lifecycle import restore as restore_archive, set_retention, show_retention, verify
 from ..lifecycle.chunks import ALL_TIME_END, ALL_TIME_START
+from ..lifecycle.maintain import MaintenanceRun, run_maintenance
 from ..lifecycle.optimize import DEFAULT_EVERY, optimize as optimize_store
 from ..stores.base import Selection
 from .common import DURATION, TIME, AppContext, console, emit_json, emit_table, handle_errors, json_option, pass_app
@@ -229,3 +233,46 @@ def optimize(app: AppContext, older_than: timedelta, every: timedelta, dry_run: 
     if result.late_points:
         console.print(f"{result.late_points:,} raw points lie before the previous horizon (written after it); they "
                       "stay raw and are not in the rollups.")
+
+
+@click.command("maintain")
+@click.option("--every", type=DURATION, default="24h", show_default=True, help="Time between two runs.")
+@click.option("--optimize-older-than", type=DURATION, default=None,
+              help="Also roll up raw points older than this on each run (e.g. 7d). Default: no optimize.")
+@click.option("--rollup-every", type=DURATION, default="1h", show_default=True, help="Rollup window for optimize.")
+@click.option("--count", type=click.IntRange(min=1), default=None,
+              help="Stop after this many runs (default: run until SIGINT / SIGTERM).")
+@json_option
+@pass_app
+@handle_errors
+def maintain(app: AppContext, every: timedelta, optimize_older_than: timedelta | None, rollup_every: timedelta,
+             count: int | None, as_json: bool) -> None:
+    """Run maintenance now and then every --every: apply the embedded store's retention
+    (`vigileos retention set`; InfluxDB servers apply theirs themselves) and, with
+    --optimize-older-than, downsample. A failed run is reported; the next one still
+    happens. Stops cleanly on Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+    runs: list[dict] = []
+
+    def show(run: MaintenanceRun) -> None:
+        line = {"started": run.started.isoformat(), "error": run.error,
+                "deleted": None if run.cleanup is None else run.cleanup.points,
+                "rolled_up": None if run.optimize is None else run.optimize.raw_points}
+        runs.append(line)
+        if as_json:
+            return
+        parts = [f"{run.started:%Y-%m-%d %H:%M:%S}Z"]
+        parts.append("retention: not set" if run.cleanup is None else
+                     f"retention: deleted {run.cleanup.points:,} points ({run.cleanup.rule})")
+        if run.optimize is not None:
+            parts.append(f"optimize: rolled up {run.optimize.raw_points:,} raw points before "
+                         f"{run.optimize.cutoff:%Y-%m-%d %H:%M} UTC")
+        if run.error:
+            parts.append(f"FAILED: {run.error}")
+        console.print("; ".join(parts), highlight=False, soft_wrap=True)
+
+    with stop_on_signals(stop):
+        run_maintenance(app.store, every, optimize_older_than=optimize_older_than, rollup_every=rollup_every,
+                        staleness=app.settings.staleness, count=count, stop=stop, on_run=show)
+    if as_json:
+        emit_json({"runs": runs})

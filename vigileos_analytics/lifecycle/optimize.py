@@ -68,7 +68,8 @@ class OptimizeResult:
     kept: list[str] = field(default_factory=list)
 
 
-def _check_every(every: timedelta) -> int:
+def check_every(every: timedelta) -> int:
+    """Seconds per rollup window; raises ValidationError unless whole minutes dividing a day."""
     seconds = every.total_seconds() if isinstance(every, timedelta) else None
     if seconds is None or seconds < 60 or seconds != int(seconds) or 86_400 % int(seconds):
         raise ValidationError(f"every must be whole minutes that divide a day (1m, 5m, 15m, 1h, 6h, 1d...); got {every!r}.",
@@ -90,7 +91,7 @@ def optimize(store: MetricsStore, older_than: timedelta, every: timedelta = DEFA
     if not isinstance(batch_equipment, int) or batch_equipment < 1:
         raise ValidationError(f"batch_equipment must be a positive whole number; got {batch_equipment!r}.",
                               field="batch_equipment", value=batch_equipment)
-    every_s = _check_every(every)
+    every_s = check_every(every)
     every_ns = every_s * 10**9
     measurement = rollup_measurement(every_s)
     now = to_utc(now, "now") if now is not None else datetime.now(timezone.utc)
