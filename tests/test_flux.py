@@ -104,6 +104,35 @@ def test_latest_and_tag_values_queries():
     assert 'schema.tagValues(bucket: "b", tag: "equipment_id"' in flux.equipment_ids_query("b")
 
 
+def test_rollup_measurements_are_queried_by_name():
+    filters = literal_filters(["EQ-1"], ["cpu_usage__count"])
+    for query in (flux.raw_query("b", 0, 1, filters, "equipment_metrics_1h"),
+                  flux.aggregate_query("b", 0, 1, filters, ["mean"], None, "equipment_metrics_1h"),
+                  flux.latest_query("b", filters, None, "equipment_metrics_1h"),
+                  flux.count_query("b", 0, 1, filters, "equipment_metrics_1h")):
+        assert 'r._measurement == "equipment_metrics_1h"' in query and '"equipment_metrics"' not in query
+    assert flux.measurements_query("b") == ('import "influxdata/influxdb/schema"\n'
+                                           'schema.measurements(bucket: "b", start: 1970-01-01T00:00:00.000000000Z)')
+
+
+def test_influx2_rollup_store_shares_the_client_and_names_its_measurement(monkeypatch):
+    # No InfluxDB 2.x server can run here: the measurement list is handed in.
+    from vigileos_analytics.stores.influx2 import Influx2Store
+
+    store = Influx2Store("http://127.0.0.1:9", token="t", org="o", bucket="b")
+    try:
+        monkeypatch.setattr(store, "rollup_measurements", lambda: ["equipment_metrics_1h"])
+        rollup = store.rollup_store("equipment_metrics_1h")
+        assert rollup.measurement == "equipment_metrics_1h" and rollup._client is store._client
+        assert store.rollup_store("equipment_metrics_15m") is None
+        with pytest.raises(ValidationError, match="not a rollup measurement"):
+            store.rollup_store("cpu; DROP")
+        rollup.close()  # does not close the shared client
+        assert store._client.api_client is not None
+    finally:
+        store.close()
+
+
 def test_tag_names_must_be_identifiers():
     with pytest.raises(ValidationError, match="column name"):
         flux.flux_identifier('x == "" or r.y')
