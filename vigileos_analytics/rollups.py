@@ -279,10 +279,12 @@ class TieredStore:
             return
         with self.raw.session(), ExitStack() as held:
             self._local.depth, self._local.info, self._local.held = 1, _UNSET, held
+            self._local.rolled_ids = None
             try:
                 yield self
             finally:
                 self._local.depth, self._local.info, self._local.held = 0, _UNSET, None
+                self._local.rolled_ids = None
 
     def rollups(self) -> RollupInfo | None:
         """The rollups in force (looked up once per session, whose connection to the
@@ -323,11 +325,17 @@ class TieredStore:
         return _combine(parts, keys, functions)
 
     def equipment_ids(self) -> list[str]:
-        """Equipment with raw points or rollups."""
+        """Equipment with raw points or rollups (the rollups' part looked up once per session)."""
         info = self.rollups()
         ids = set(self.raw.equipment_ids())
         if info is not None:
-            ids |= set(info.store.equipment_ids()) - {HORIZON_EQUIPMENT}
+            in_session = getattr(self._local, "depth", 0)
+            rolled = getattr(self._local, "rolled_ids", None) if in_session else None
+            if rolled is None:
+                rolled = set(info.store.equipment_ids()) - {HORIZON_EQUIPMENT}
+                if in_session:
+                    self._local.rolled_ids = rolled
+            ids |= rolled
         return sorted(ids)
 
     def availability_intervals(self, start: datetime, end: datetime, staleness: timedelta,
