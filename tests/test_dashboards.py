@@ -13,15 +13,26 @@ scheme). Screenshots land in ``test-artifacts/``; the two README images in
 The first tests need no browser: the overview's model and alert panel, built from
 a seeded store where ``check_alerts`` wrote alerts. Browser tests carry the
 ``browser`` and ``slow`` marks and are skipped without Debian's chromium.
+
+A page's heartbeat runs on its own server with the shortest grace (3 s) and a
+culler that acts after 5 quiet seconds: an open page keeps refreshing, a page
+whose timers stop (as a browser does to background tabs) lets its kernel fall
+quiet but keeps it, and a closed page's kernel is culled, since Voila's own
+shutdown on close is refused (voila#1458). The kernel's activity is read from
+Jupyter's REST API.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -35,6 +46,7 @@ from vigileos_analytics.alert_rules import parse_rules
 from vigileos_analytics.alerts import check_alerts
 from vigileos_analytics.analytics import EquipmentAnalyticsService
 from vigileos_analytics.dashboards import DashboardText, build_detail, build_overview, resolve_range
+from vigileos_analytics.dashboards.heartbeat import GRACE_ENV
 from vigileos_analytics.dashboards.panels import alerts_table
 from vigileos_analytics.dashboards.server import DashboardServer, start_dashboard_server
 from vigileos_analytics.simulate import FleetSpec
@@ -182,7 +194,7 @@ def page(browser) -> Iterator[object]:
     tab = context.new_page()
     tab.set_default_timeout(PAGE_TIMEOUT_MS)
     yield tab
-    tab.close(run_before_unload=True)  # lets Voila shut the page's kernel down
+    tab.close(run_before_unload=True)  # as a user closes it (Voila's shutdown beacon is refused, voila#1458)
     context.close()
 
 
@@ -304,6 +316,8 @@ def test_detail_page_draws_charts_and_follows_the_selector(page, server):
         assert len(_trace(page, f".vigileos-metric-{metric}", 1, "y")) > 100
     page.wait_for_selector(".vigileos-metric-cpu-usage .shapelayer path", state="attached")  # the threshold line
     assert "Temperature" in page.inner_text(".vigileos-custom-metrics")
+    # The heartbeat's script runs here too (beats reaching the kernel: the heartbeat test below).
+    page.wait_for_selector(".vigileos-detail .vigileos-heartbeat[data-received]", state="attached")
     _no_traceback(page)
     _shot(page, "equipment_detail", readme=True)
 
@@ -370,3 +384,104 @@ def test_cli_prints_the_address_and_stops_cleanly_on_ctrl_c(fleet_dir, tmp_path)
             process.kill()
     assert process.returncode == 0, rest
     assert "Dashboards stopped" in rest
+
+
+# -- the page heartbeat: refreshes while open, a culled kernel once closed ----------------------
+
+
+def _kernel(server: DashboardServer, kernel_id: str) -> dict | None:
+    """The kernel's model from Jupyter's REST API (``last_activity``, ``connections``); None once shut down."""
+    try:
+        with urllib.request.urlopen(f"{server.url}api/kernels/{kernel_id}", timeout=10) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise
+
+
+def _wait_until_quiet(server: DashboardServer, kernel_id: str, quiet_s: float, timeout_s: float) -> dict:
+    """Wait until the kernel has sent nothing for ``quiet_s`` seconds; its model then."""
+    deadline = time.monotonic() + timeout_s
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        model = _kernel(server, kernel_id)
+        assert model is not None, "the kernel was shut down while its page was connected"
+        if model["last_activity"] != last:
+            last, since = model["last_activity"], time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return model
+        time.sleep(0.25)
+    raise AssertionError(f"the kernel never stayed quiet for {quiet_s} s within {timeout_s} s: "
+                         "timed refreshes went on without heartbeats")
+
+
+def _refreshes(tab) -> int:
+    return int(tab.get_attribute(".vigileos-updated [data-refreshes]", "data-refreshes"))
+
+
+def _received(tab) -> int:
+    return int(tab.get_attribute(".vigileos-heartbeat", "data-received"))
+
+
+@browser_test
+def test_heartbeat_keeps_open_pages_refreshing_and_lets_closed_pages_kernels_be_culled(browser, fleet_dir, tmp_path):
+    grace_s, cull_idle_s = 3, 5  # beats every second; refreshes every second
+    shutil.copy(fleet_dir / "metrics.duckdb", tmp_path / "metrics.duckdb")
+    env = {**_server_env(f"duckdb:///{tmp_path / 'metrics.duckdb'}", fleet_dir / "inventory.csv", refresh_s=1.0),
+           GRACE_ENV: str(grace_s)}
+    with start_dashboard_server(env=env, log_path=tmp_path / "voila.log", cull_idle_s=cull_idle_s,
+                                cull_interval_s=1) as server:
+        context = browser.new_context(viewport={"width": 1366, "height": 900})
+        tab = context.new_page()
+        tab.set_default_timeout(PAGE_TIMEOUT_MS)
+        try:
+            tab.clock.install()  # lets the test stop the page's timers, as browsers do in background tabs
+            _open(tab, f"{server.overview_url}?{PINNED}")
+            kernel_id = tab.evaluate("() => JSON.parse(document.getElementById('jupyter-config-data').textContent)"
+                                     ".kernelId")
+            # Beats reach the kernel, which counts them back into the page.
+            tab.wait_for_function("() => Number(document.querySelector('.vigileos-heartbeat').dataset.received) >= 3",
+                                  timeout=60_000)
+            _no_traceback(tab)
+            _shot(tab, "fleet_overview_heartbeat")
+            # Open for longer than grace and cull time together: still refreshing, never culled.
+            tab.wait_for_function(
+                "n => Number(document.querySelector('.vigileos-updated [data-refreshes]').dataset.refreshes) > n",
+                arg=_refreshes(tab) + grace_s + cull_idle_s, timeout=60_000)
+            assert _kernel(server, kernel_id)["connections"] == 1
+
+            # Timers stopped: no beats, so after the grace no refresh; the kernel goes
+            # quiet past the cull time but stays, as its page is still connected.
+            tab.clock.pause_at(tab.evaluate("() => Date.now()") + 1000)
+            model = _wait_until_quiet(server, kernel_id, quiet_s=cull_idle_s + 3, timeout_s=60)
+            assert model["connections"] == 1
+            paused_at, beats = _refreshes(tab), _received(tab)
+
+            # A tab back in the foreground beats at once, timers or not; the overdue refresh follows.
+            tab.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+            tab.wait_for_function(
+                "n => Number(document.querySelector('.vigileos-updated [data-refreshes]').dataset.refreshes) > n",
+                arg=paused_at, timeout=60_000)
+            assert _received(tab) == beats + 1
+            # Timers run again: beats come back and so do refreshes.
+            tab.clock.resume()
+            tab.wait_for_function(
+                "n => Number(document.querySelector('.vigileos-updated [data-refreshes]').dataset.refreshes) > n + 2",
+                arg=_refreshes(tab), timeout=60_000)
+            assert _received(tab) > beats + 1
+        finally:
+            tab.close(run_before_unload=True)
+            context.close()
+
+        # Voila's shutdown beacon is refused (voila#1458): the kernel outlives its page...
+        closed = time.monotonic()
+        while (model := _kernel(server, kernel_id)) is not None and model["connections"]:
+            assert time.monotonic() - closed < 30, "the closed page's websocket stayed connected"
+            time.sleep(0.25)
+        assert model is not None, "Voila shut the kernel down itself (voila#1458 fixed?): the heartbeat may go"
+        # ...stops refreshing once the grace is over, and the culler shuts it down.
+        while _kernel(server, kernel_id) is not None:
+            assert time.monotonic() - closed < 60, f"the closed page's kernel was not culled:\n{server.log_tail()}"
+            time.sleep(0.5)
+        assert time.monotonic() - closed > cull_idle_s

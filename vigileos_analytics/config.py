@@ -71,6 +71,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Comma-separated statuses accepted beside operational, maintenance, offline."),
     SettingSpec("dashboard_refresh", "VIGILEOS_DASHBOARD_REFRESH", "30",
                 "Default auto-refresh interval of the dashboards, in seconds (0: off)."),
+    SettingSpec("dashboard_heartbeat_grace", "VIGILEOS_DASHBOARD_HEARTBEAT_GRACE", "180",
+                "Seconds without a heartbeat from a dashboard page before its auto-refresh pauses (page closed)."),
     SettingSpec("dashboards_dir", "VIGILEOS_DASHBOARDS_DIR", "",
                 "Folder of the dashboard notebooks (default: notebooks/dashboards of the checkout)."),
     SettingSpec("influxdb_url", "INFLUXDB_URL", "", "InfluxDB server URL (seed variable)."),
@@ -94,6 +96,7 @@ class Settings:
     spool_dir: Path = Path("data/spool")
     extra_statuses: tuple[str, ...] = ()
     dashboard_refresh: str = "30"
+    dashboard_heartbeat_grace: str = "180"
     dashboards_dir: str = ""
     influxdb_url: str = ""
     influxdb_token: Secret = field(default_factory=lambda: Secret(""))
@@ -148,7 +151,7 @@ def load_settings(
     except ValidationError as exc:
         raise ConfigurationError(str(exc)) from exc
     for name in ("influxdb_url", "influxdb_org", "influxdb_bucket", "influxdb_username", "dashboard_refresh",
-                 "dashboards_dir"):
+                 "dashboard_heartbeat_grace", "dashboards_dir"):
         kwargs[name] = raw[name]
     store_url = raw["store_url"]
     if not store_url:

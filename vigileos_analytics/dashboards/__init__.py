@@ -9,7 +9,8 @@ Modules, one job each: :mod:`.params` (URL parameters, time ranges),
 :mod:`.context` (settings, store, analytics service), :mod:`.models` (view models),
 :mod:`.figures` (plotly), :mod:`.panels` (HTML tables and cards), :mod:`.messages`
 (English / French), :mod:`.feedback` (friendly errors), :mod:`.controls` and
-:mod:`.pages` (widgets), :mod:`.live` (auto-refresh), :mod:`.server` (running Voila).
+:mod:`.pages` (widgets), :mod:`.live` (auto-refresh), :mod:`.heartbeat` (is the page
+still open?), :mod:`.server` (running Voila).
 """
 
 from __future__ import annotations

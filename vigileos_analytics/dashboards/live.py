@@ -4,6 +4,11 @@ The work of a refresh (store reads, pandas) runs in one worker thread so the
 kernel keeps answering the browser meanwhile; widgets are updated back on the loop,
 where ipywidgets expects it. Refreshes never overlap: a tick that comes while one
 is running is skipped.
+
+Timed refreshes run only while the page is open (``alive``, a
+:class:`~.heartbeat.PageHeartbeat`'s): a kernel whose tab was closed must fall
+silent, or Jupyter's idle culler never shuts it down. Pokes (the refresh button, a
+new choice) always run.
 """
 
 from __future__ import annotations
@@ -22,15 +27,25 @@ POLL_S = 0.25
 
 class AutoRefresh:
     """Call ``refresh`` (a coroutine function) every ``interval_s`` seconds while
-    ``enabled``; ``interval_s`` and ``enabled`` may change at any time."""
+    ``enabled`` and ``alive()``; ``interval_s`` and ``enabled`` may change at any time.
 
-    def __init__(self, refresh: Callable[[], Awaitable[Any]], interval_s: float, enabled: bool = True) -> None:
+    A refresh that falls due while ``alive()`` is false waits, and runs as soon as it
+    turns true again. ``sleep`` waits between checks (tests pass a fake clock's).
+    """
+
+    def __init__(self, refresh: Callable[[], Awaitable[Any]], interval_s: float, enabled: bool = True, *,
+                 alive: Callable[[], bool] | None = None,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s must be positive seconds; got {interval_s!r}.")
         self.refresh = refresh
         self.interval_s = float(interval_s)
         self.enabled = enabled
+        self.alive = alive
         self.ticks = 0
+        #: True while a due refresh waits for the page to come back.
+        self.paused = False
+        self._sleep = sleep
         self._poked = False
         self._task: asyncio.Task | None = None
 
@@ -54,12 +69,19 @@ class AutoRefresh:
         call from any thread, such as a widget callback's."""
         self._poked = True
 
+    def _watched(self) -> bool:
+        watched = self.alive is None or bool(self.alive())
+        if watched == self.paused:
+            self.paused = not watched
+            log.info("auto-refresh %s", "paused: the page stopped beating" if self.paused else "resumed")
+        return watched
+
     async def _run(self) -> None:
         waited = 0.0
         while True:
-            await asyncio.sleep(POLL_S)
+            await self._sleep(POLL_S)
             waited += POLL_S
-            due = self.enabled and waited >= self.interval_s
+            due = self.enabled and waited >= self.interval_s and self._watched()
             if not (due or self._poked):
                 continue
             self._poked, waited = False, 0.0

@@ -2,8 +2,9 @@
 
 A notebook does ``page = OverviewPage.open(params)`` then ``page.show()``: the first
 render happens while the cell runs (so Voila sends a complete page), later ones on
-the auto-refresh tick, from a worker thread. Any failure becomes a friendly notice
-in the page (see :mod:`.feedback`); the last good content stays hidden behind it.
+the auto-refresh tick, from a worker thread, while the page's heartbeat says the tab
+is still open (see :mod:`.heartbeat`). Any failure becomes a friendly notice in the
+page (see :mod:`.feedback`); the last good content stays hidden behind it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from . import figures, panels
 from .context import DashboardContext
 from .controls import RangePicker, RefreshControls
 from .feedback import EmptyStoreError, NoEquipmentChosen, Notice, notice_for
+from .heartbeat import PageHeartbeat
 from .live import AutoRefresh, Worker
 from .messages import DashboardText
 from .models import build_detail, build_overview, equipment_choices
@@ -49,25 +51,34 @@ class FigureSlot:
 
 
 class _Page:
-    """What both pages share: context, text, notice area, refresh machinery."""
+    """What both pages share: context, text, notice area, refresh machinery.
+
+    ``heartbeat`` defaults to one with the grace of ``VIGILEOS_DASHBOARD_HEARTBEAT_GRACE``;
+    subclasses put it, invisible, into :attr:`widget`.
+    """
 
     title_key = ""
 
     def __init__(self, params: PageParams, context: DashboardContext | None,
-                 context_error: BaseException | None = None) -> None:
+                 context_error: BaseException | None = None, *, heartbeat: PageHeartbeat | None = None) -> None:
         self.params = params
         self.text = DashboardText(params.lang)
         self.context = context
         self._context_error = context_error
         self.notice = w.HTML()
         self.notice.add_class("vigileos-notice-area")
+        self._setup_problems: tuple[str, ...] = ()
+        if heartbeat is None:
+            heartbeat, problem = PageHeartbeat.from_environment()
+            self._setup_problems = (problem,) if problem else ()
+        self.heartbeat = heartbeat
         self.problems = w.HTML(self._problems_html())
         self.range = RangePicker(self.text, params)
         self.refresh_controls = RefreshControls(self.text, params)
         self.worker = Worker()
         self._pending = False
         self.ticker = AutoRefresh(self.refresh, self.refresh_controls.interval.value,
-                                  enabled=self.refresh_controls.auto.value)
+                                  enabled=self.refresh_controls.auto.value, alive=self.heartbeat.alive)
         self.refresh_controls.auto.observe(lambda c: setattr(self.ticker, "enabled", bool(c["new"])), "value")
         self.refresh_controls.interval.observe(lambda c: setattr(self.ticker, "interval_s", float(c["new"])), "value")
         self.refresh_controls.button.on_click(lambda _: self.schedule())
@@ -87,10 +98,10 @@ class _Page:
         return cls(params, context, error)
 
     def _problems_html(self) -> str:
-        if not self.params.problems:
+        problems = (*self.params.problems, *self._setup_problems)
+        if not problems:
             return ""
-        return Notice("warning", self.text.t("dashboard.error.invalid.title"),
-                      " ".join(self.params.problems)).to_html()
+        return Notice("warning", self.text.t("dashboard.error.invalid.title"), " ".join(problems)).to_html()
 
     # -- rendering ---------------------------------------------------------------------
 
@@ -178,7 +189,7 @@ class OverviewPage(_Page):
             w.HTML(f"<h3>{html.escape(t('dashboard.table.title'))}</h3>"), self.table,
         ]
         self.widget.children = [self.header, self.problems, w.HBox([self.range.widget]),
-                                self.refresh_controls.widget, self.notice, self.content]
+                                self.refresh_controls.widget, self.notice, self.content, self.heartbeat]
         self.widget.add_class("vigileos-overview")
 
     def compute(self, now: datetime) -> Any:
@@ -226,7 +237,7 @@ class DetailPage(_Page):
         ]
         self.widget.children = [self.header, w.HTML(back), self.problems,
                                 w.HBox([self.selector, self.range.widget]), self.refresh_controls.widget,
-                                self.notice, self.content]
+                                self.notice, self.content, self.heartbeat]
         self.widget.add_class("vigileos-detail")
 
     def _on_select(self, change: dict) -> None:

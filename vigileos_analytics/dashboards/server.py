@@ -9,6 +9,11 @@ kills it.
 
 Relative store URLs and inventory paths are made absolute first: Voila runs each
 kernel in the notebook's folder, not where the command was typed.
+
+Kernels of closed pages are shut down by Jupyter's idle culler: Voila 0.5.13's own
+shutdown on tab close is refused (voila#1458), but a page whose heartbeat stopped
+stops refreshing (:mod:`.heartbeat`), so its kernel falls silent. A page still
+connected is never culled (``cull_connected`` stays False).
 """
 
 from __future__ import annotations
@@ -32,8 +37,11 @@ DEFAULT_HOST = "127.0.0.1"
 OVERVIEW = "fleet_overview.ipynb"
 DETAIL = "equipment_detail.ipynb"
 NOTEBOOKS_ENV = "VIGILEOS_DASHBOARDS_DIR"
-
-
+#: A kernel with no page connected and no message for this long is shut down (seconds):
+#: with the heartbeat's 3-minute grace, a closed tab's kernel goes within about 15 minutes.
+CULL_IDLE_S = 600
+#: How often the culler looks (seconds).
+CULL_INTERVAL_S = 60
 
 
 def default_notebooks_dir() -> Path:
@@ -120,12 +128,14 @@ class DashboardServer:
         self.stop()
 
 
-def voila_command(notebooks_dir: Path, host: str, port: int, *, preheat: bool = True, pool_size: int = 1) -> list[str]:
-    """The ``python -m voila`` command line used by :func:`start_dashboard_server`."""
+def voila_command(notebooks_dir: Path, host: str, port: int, *, preheat: bool = True, pool_size: int = 1,
+                  cull_idle_s: int = CULL_IDLE_S, cull_interval_s: int = CULL_INTERVAL_S) -> list[str]:
+    """The ``python -m voila`` command line used by :func:`start_dashboard_server`;
+    ``cull_idle_s`` and ``cull_interval_s`` in whole seconds."""
     command = [sys.executable, "-m", "voila", str(notebooks_dir), "--no-browser", f"--port={port}",
                f"--Voila.ip={host}", "--Voila.port_retries=0", "--show_tracebacks=False", "--strip_sources=True",
-               # Kernels of pages closed without notice (crashed tab) are shut down after an hour.
-               "--MappingKernelManager.cull_idle_timeout=3600", "--MappingKernelManager.cull_interval=300"]
+               f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_s)}",
+               f"--MappingKernelManager.cull_interval={int(cull_interval_s)}"]
     if preheat and pool_size > 0:
         command += ["--preheat_kernel=True", f"--pool_size={pool_size}"]
     return command
@@ -152,12 +162,15 @@ def _wait_until_up(server: DashboardServer, timeout_s: float) -> None:
 
 def start_dashboard_server(*, port: int | None = None, host: str = DEFAULT_HOST, notebooks_dir: Path | None = None,
                            env: Mapping[str, str] | None = None, preheat: bool = True, pool_size: int = 1,
-                           timeout_s: float = 60.0, log_path: Path | None = None) -> DashboardServer:
+                           timeout_s: float = 60.0, log_path: Path | None = None, cull_idle_s: int = CULL_IDLE_S,
+                           cull_interval_s: int = CULL_INTERVAL_S) -> DashboardServer:
     """Start Voila serving the dashboards on ``host:port`` (a free port when ``None``).
 
     ``env`` replaces the environment given to Voila and its kernels (default: this
-    process's, with the store URL and inventory path made absolute). Raises
-    :class:`DashboardServerError` when Voila does not come up.
+    process's, with the store URL and inventory path made absolute). Kernels idle
+    for ``cull_idle_s`` seconds with no page connected are shut down (checked every
+    ``cull_interval_s``). Raises :class:`DashboardServerError` when Voila does not
+    come up.
     """
     notebooks_dir = Path(notebooks_dir or default_notebooks_dir()).resolve()
     missing = [name for name in (OVERVIEW, DETAIL) if not (notebooks_dir / name).is_file()]
@@ -171,8 +184,9 @@ def start_dashboard_server(*, port: int | None = None, host: str = DEFAULT_HOST,
     port = port or free_port(host)
     log_path = log_path or Path(tempfile.mkstemp(prefix="vigileos-voila-", suffix=".log")[1])
     log_file = open(log_path, "ab")  # noqa: SIM115 - closed by DashboardServer.stop
-    process = subprocess.Popen(voila_command(notebooks_dir, host, port, preheat=preheat, pool_size=pool_size),
-                               cwd=notebooks_dir, env=dict(env), stdout=log_file, stderr=subprocess.STDOUT,
+    command = voila_command(notebooks_dir, host, port, preheat=preheat, pool_size=pool_size,
+                            cull_idle_s=cull_idle_s, cull_interval_s=cull_interval_s)
+    process = subprocess.Popen(command, cwd=notebooks_dir, env=dict(env), stdout=log_file, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL)
     server = DashboardServer(url=f"http://{host}:{port}/", port=port, process=process, log_path=log_path,
                              _log_file=log_file)
