@@ -334,3 +334,14 @@ def test_cli_maintain_runs_once_and_reports(seeded_store_dir):
     assert run["error"] is None and run["deleted"] is None and run["rolled_up"] > 0
     text = CliRunner().invoke(main, ["--store", store_url, "maintain", "--count", "1"]).output
     assert "retention: not set" in text
+
+
+def test_export_says_when_part_of_the_period_is_rolled_up(seeded_store_dir, seeded, tmp_path):
+    store_url = f"duckdb:///{seeded_store_dir / 'metrics.duckdb'}"
+    optimize(seeded, timedelta(days=5), now=FLEET_END)
+    out = CliRunner().invoke(main, ["--store", store_url, "export", str(tmp_path / "all.csv"), "-q"])
+    assert out.exit_code == 0, out.output
+    assert "were rolled up into equipment_metrics_1h" in " ".join(out.output.split())
+    recent = CliRunner().invoke(main, ["--store", store_url, "export", str(tmp_path / "recent.csv"), "-q",
+                                       "--start", (FLEET_END - timedelta(days=1)).isoformat()])
+    assert recent.exit_code == 0 and "rolled up" not in recent.output

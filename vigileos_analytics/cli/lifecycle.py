@@ -16,6 +16,7 @@ from ..lifecycle import restore as restore_archive, set_retention, show_retentio
 from ..lifecycle.chunks import ALL_TIME_END, ALL_TIME_START
 from ..lifecycle.maintain import MaintenanceRun, run_maintenance
 from ..lifecycle.optimize import DEFAULT_EVERY, optimize as optimize_store
+from ..rollups import find_rollups
 from ..stores.base import Selection
 from .common import DURATION, TIME, AppContext, console, emit_json, emit_table, handle_errors, json_option, pass_app
 
@@ -126,6 +127,11 @@ def export(app: AppContext, path: Path, fmt: str | None, start: datetime | None,
                    "tag_columns": list(result.tag_columns)})
         return
     console.print(f"Exported {result.points:,} points to {result.path} ({result.format}).")
+    rollups = find_rollups(app.store)
+    if rollups is not None and rollups.horizon is not None and (start is None or start < rollups.horizon):
+        console.print(f"Raw points before {rollups.horizon:%Y-%m-%d %H:%M} UTC were rolled up into "
+                      f"{rollups.measurement} (vigileos optimize); export holds raw points only. `vigileos backup` "
+                      "carries the rollups.", highlight=False)
     if result.format == "csv" and result.tag_columns:
         console.print("Import it again with: vigileos import " + str(result.path) + "".join(
             f" --tag {t}" for t in result.tag_columns))
