@@ -70,9 +70,9 @@ def cleanup(store: MetricsStore, older_than: timedelta | None = None, *, dry_run
     now = to_utc(now, "now") if now is not None else datetime.now(timezone.utc)
     cutoff, rule = _cutoff(store, older_than, now)
     if cutoff <= ALL_TIME_START:
-        return CleanupResult(cutoff, dry_run, 0, _counts_frame(None), rule)
+        return CleanupResult(cutoff, dry_run, 0, counts_frame(None), rule)
     selection = Selection(ALL_TIME_START, cutoff, equipment_ids=equipment_ids, metric_types=metric_types)
-    counts = _counts_frame(store.aggregate(selection, functions=("count",)))
+    counts = counts_frame(store.aggregate(selection, functions=("count",)))
     if dry_run or counts.empty:
         return CleanupResult(cutoff, dry_run, int(counts["points"].sum()), counts, rule)
     deleted = 0
@@ -86,7 +86,8 @@ def cleanup(store: MetricsStore, older_than: timedelta | None = None, *, dry_run
     return CleanupResult(cutoff, False, deleted, counts, rule)
 
 
-def _counts_frame(aggregate: pd.DataFrame | None) -> pd.DataFrame:
+def counts_frame(aggregate: pd.DataFrame | None) -> pd.DataFrame:
+    """Points per equipment and metric (``points`` > 0) from a ``count`` aggregate, sorted."""
     if aggregate is None or aggregate.empty:
         return pd.DataFrame({"equipment_id": pd.Series([], dtype=object), "metric_type": pd.Series([], dtype=object),
                              "points": pd.Series([], dtype="int64")})

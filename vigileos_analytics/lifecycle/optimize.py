@@ -38,6 +38,7 @@ from ..rollups import (
 from ..schema import rollup_measurement, to_utc
 from ..stores.base import MetricsStore, Selection
 from .chunks import ALL_TIME_START
+from .cleanup import counts_frame
 
 logger = logging.getLogger(__name__)
 
@@ -248,12 +249,9 @@ def _verify(rollup: MetricsStore, counts: pd.DataFrame, points: pd.DataFrame, st
 
 
 def _counts(aggregate: pd.DataFrame | None) -> pd.DataFrame:
-    if aggregate is None or aggregate.empty:
-        return pd.DataFrame({"equipment_id": pd.Series([], dtype=object), "metric_type": pd.Series([], dtype=object),
-                             "points": pd.Series([], dtype="int64")})
-    frame = aggregate.rename(columns={"count": "points"})[["equipment_id", "metric_type", "points"]]
-    frame = frame[(frame["points"] > 0) & ~frame["metric_type"].isin(EVENT_METRICS)].astype({"points": "int64"})
-    return frame.sort_values(["equipment_id", "metric_type"], kind="stable").reset_index(drop=True)
+    """Raw points per equipment and metric that optimize rolls up (events stay raw)."""
+    frame = counts_frame(aggregate)
+    return frame[~frame["metric_type"].isin(EVENT_METRICS)].reset_index(drop=True)
 
 
 def _same_counts(a: pd.DataFrame, b: pd.DataFrame) -> bool:
