@@ -279,12 +279,12 @@ class TieredStore:
             return
         with self.raw.session(), ExitStack() as held:
             self._local.depth, self._local.info, self._local.held = 1, _UNSET, held
-            self._local.rolled_ids = None
+            self._local.equipment_ids = None
             try:
                 yield self
             finally:
                 self._local.depth, self._local.info, self._local.held = 0, _UNSET, None
-                self._local.rolled_ids = None
+                self._local.equipment_ids = None
 
     def rollups(self) -> RollupInfo | None:
         """The rollups in force (looked up once per session, whose connection to the
@@ -325,17 +325,16 @@ class TieredStore:
         return _combine(parts, keys, functions)
 
     def equipment_ids(self) -> list[str]:
-        """Equipment with raw points or rollups (the rollups' part looked up once per session)."""
+        """Equipment with raw points or rollups (looked up once per session)."""
+        in_session = getattr(self._local, "depth", 0)
+        if in_session and self._local.equipment_ids is not None:
+            return list(self._local.equipment_ids)
         info = self.rollups()
         ids = set(self.raw.equipment_ids())
         if info is not None:
-            in_session = getattr(self._local, "depth", 0)
-            rolled = getattr(self._local, "rolled_ids", None) if in_session else None
-            if rolled is None:
-                rolled = set(info.store.equipment_ids()) - {HORIZON_EQUIPMENT}
-                if in_session:
-                    self._local.rolled_ids = rolled
-            ids |= rolled
+            ids |= set(info.store.equipment_ids()) - {HORIZON_EQUIPMENT}
+        if in_session:
+            self._local.equipment_ids = sorted(ids)
         return sorted(ids)
 
     def availability_intervals(self, start: datetime, end: datetime, staleness: timedelta,
