@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--equipment", type=int, nargs="+", default=[25, 100])
     parser.add_argument("--days", type=float, default=30.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--settle", type=float, default=10.0,
+                        help="seconds between two page loads, for the pool's next preheated kernel to get ready")
     args = parser.parse_args()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -80,7 +82,7 @@ def main() -> None:
                         url = f"{server.overview_url}?now=2024-02-01T00:00Z&range={period}&refresh=0"
                         runs = []
                         for _ in range(args.repeat):
-                            time.sleep(3)  # let the pool's next preheated kernel finish its imports
+                            time.sleep(args.settle)  # let the pool's next preheated kernel finish its imports
                             runs.append(measure(browser, url))
                         firsts, refreshes = zip(*runs)
                         print(f"{equipment:4d} equipment x {args.days:g} d, range {period:>3}: first render "

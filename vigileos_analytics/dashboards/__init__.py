@@ -15,7 +15,11 @@ still open?), :mod:`.server` (running Voila).
 
 from __future__ import annotations
 
-from .messages import DashboardText
+from ..import_speed import skip_slow_iri_checker
+
+skip_slow_iri_checker()  # before plotly's first figure reaches jsonschema; see import_speed
+
+from .messages import DashboardText  # noqa: E402
 from .models import DetailModel, OverviewModel, build_detail, build_overview
 from .params import PageParams, TimeRange, parse_params, read_query_string, resolve_range
 

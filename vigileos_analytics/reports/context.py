@@ -8,7 +8,6 @@ parameter fails fast with the same message in both places.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -21,6 +20,7 @@ from ..analytics import EquipmentAnalyticsService
 from ..config import load_settings
 from ..errors import ValidationError
 from ..i18n import Translator
+from ..import_speed import skip_slow_iri_checker
 from ..schema import AVAILABILITY
 from ..stores import open_store
 from .parameters import ReportParameters, default_period, parse_parameters, period_label
@@ -124,15 +124,6 @@ def resolve(params: ReportParameters, service: EquipmentAnalyticsService,
         start, end = default_period(newest, params.days, now or datetime.now(timezone.utc))
         params = params.with_period(start, end)
     return params, equipment
-
-
-def skip_slow_iri_checker() -> None:
-    """Keep jsonschema from importing ``rfc3987_syntax``, which builds a Lark grammar at
-    import (about 4 s here) only to check the rarely used "iri" format. plotly imports
-    nbformat → jsonschema at its first figure, and papermill does too, so every report
-    would pay it twice. jsonschema treats the missing module as an optional checker."""
-    if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
 def open_report(name: str, *, tables_dir: str | Path | None = None, **raw: Any) -> ReportContext:

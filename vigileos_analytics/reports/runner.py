@@ -23,7 +23,8 @@ from traitlets import default
 
 from ..errors import ReportError
 from ..i18n import Translator
-from .context import _service, check_report_name, resolve, skip_slow_iri_checker
+from ..import_speed import skip_slow_iri_checker
+from .context import _service, check_report_name, resolve
 
 skip_slow_iri_checker()  # before papermill imports nbformat; see the function's docstring
 from .excel import write_workbook
