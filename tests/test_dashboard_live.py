@@ -220,3 +220,16 @@ def test_voila_culls_silent_kernels_after_10_minutes_but_never_a_connected_one(t
     assert not [arg for arg in command if "cull_connected" in arg or "cull_busy" in arg]
     short = voila_command(tmp_path, "127.0.0.1", 8866, cull_idle_s=5, cull_interval_s=1)
     assert "--MappingKernelManager.cull_idle_timeout=5" in short and "--MappingKernelManager.cull_interval=1" in short
+
+
+def test_a_chart_is_drawn_at_the_width_the_page_measured_for_its_slot():
+    import plotly.graph_objects as go
+
+    from vigileos_analytics.dashboards.pages import FigureSlot
+
+    slot = FigureSlot("vigileos-metric-cpu-usage")
+    assert "vigileos-slot" in slot.widget._dom_classes
+    slot.show(go.Figure(), {"vigileos-metric-cpu-usage": 431, "vigileos-timeline": 1300})
+    assert slot.widget.children[0].layout.width == 431
+    slot.show(go.Figure(), {})  # nothing measured yet: plotly sizes it
+    assert slot.widget.children[0].layout.width is None

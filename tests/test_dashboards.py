@@ -204,9 +204,22 @@ def _open(tab, url: str) -> None:
     tab.wait_for_selector(".vigileos-updated [data-refreshes]")
 
 
+_CHARTS_FIT = """() => Array.from(document.querySelectorAll('.vigileos-figure')).every(figure => {
+    const svg = figure.querySelector('.main-svg');
+    return svg !== null && Math.abs(svg.getBoundingClientRect().width - figure.parentElement.getBoundingClientRect().width) <= 2;
+})"""
+
+
+def _wait_for_charts_to_fit(tab) -> None:
+    """Plotly draws a new chart at its default width, then sizes it to its slot: wait
+    until every chart fills its slot."""
+    tab.wait_for_function(_CHARTS_FIT)
+
+
 def _shot(tab, name: str, readme: bool | str = False) -> None:
-    """A full-page screenshot in test-artifacts/; with ``readme``, also the viewport as the
-    README image ``name`` (or the name given)."""
+    """A full-page screenshot in test-artifacts/, once every chart fits its slot; with
+    ``readme``, also the viewport as the README image ``name`` (or the name given)."""
+    _wait_for_charts_to_fit(tab)
     ARTIFACTS.mkdir(exist_ok=True)
     tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     if readme:

@@ -10,6 +10,7 @@ page (see :mod:`.feedback`); the last good content stays hidden behind it.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -38,10 +39,18 @@ class FigureSlot:
     """
 
     def __init__(self, css: str) -> None:
+        self.css = css
         self.widget = w.Box(layout=w.Layout(width="100%"))
         self.widget.add_class(css)
+        self.widget.add_class("vigileos-slot")
 
-    def show(self, figure: go.Figure) -> None:
+    def show(self, figure: go.Figure, widths: Mapping[str, int] | None = None) -> None:
+        """Show ``figure``, drawn at this slot's width when the page measured it (see
+        :class:`~.heartbeat.PageHeartbeat`): plotly draws a chart added to a page
+        already shown at its default 700 px, overflowing narrower slots."""
+        width = (widths or {}).get(self.css)
+        if width:
+            figure.update_layout(width=width)
         old = self.widget.children
         widget = go.FigureWidget(figure)
         widget.add_class("vigileos-figure")
@@ -202,7 +211,7 @@ class OverviewPage(_Page):
             + "</div>")
         self.kpis.value = panels.kpi_cards(model, text)
         self.alerts.value = panels.alerts_table(model, text)
-        self.ranking.show(figures.ranking_figure(model, text))
+        self.ranking.show(figures.ranking_figure(model, text), self.heartbeat.slot_widths)
         self.changes.value = panels.changes_table(model, text)
         self.table.value = panels.equipment_table(model, text)
 
@@ -267,8 +276,9 @@ class DetailPage(_Page):
     def render(self, model: Any) -> None:
         text = self.text
         self.summary.value = panels.detail_summary(model, text)
-        self.timeline.show(figures.timeline_figure(model, text))
+        widths = self.heartbeat.slot_widths
+        self.timeline.show(figures.timeline_figure(model, text), widths)
         for metric, widget in self.metrics.items():
-            widget.show(figures.metric_figure(model, metric, text, figures.DEFAULT_THRESHOLDS.get(metric)))
-        self.custom.show(figures.custom_metrics_figure(model, text))
+            widget.show(figures.metric_figure(model, metric, text, figures.DEFAULT_THRESHOLDS.get(metric)), widths)
+        self.custom.show(figures.custom_metrics_figure(model, text), widths)
         self.history.value = panels.history_table(model, text)
