@@ -73,8 +73,8 @@ def check_every(every: timedelta) -> int:
     """Seconds per rollup window; raises ValidationError unless whole minutes dividing a day."""
     seconds = every.total_seconds() if isinstance(every, timedelta) else None
     if seconds is None or seconds < 60 or seconds != int(seconds) or 86_400 % int(seconds):
-        raise ValidationError(f"every must be whole minutes that divide a day (1m, 5m, 15m, 1h, 6h, 1d...); got {every!r}.",
-                              field="every", value=every)
+        raise ValidationError(f"every must be whole minutes that divide a day (1m, 5m, 15m, 1h, 6h, 1d...); "
+                              f"got {every!r}.", field="every", value=every)
     return int(seconds)
 
 
@@ -101,8 +101,9 @@ def optimize(store: MetricsStore, older_than: timedelta, every: timedelta = DEFA
 
     info = find_rollups(store)
     if info is not None and info.measurement != measurement:
-        raise ValidationError(f"This store's rollups are {info.measurement} (windows of {_every_text(info.every)}); optimize keeps one "
-                              f"window size, so use --every {_every_text(info.every)}.", field="every", value=every)
+        used = _every_text(info.every)
+        raise ValidationError(f"This store's rollups are {info.measurement} (windows of {used}); optimize keeps one "
+                              f"window size, so use --every {used}.", field="every", value=every)
     previous = info.horizon if info is not None else None
     if info is not None and info.staleness is not None and info.staleness != staleness:
         logger.warning("The rollups were built with a staleness of %s; keeping it (asked: %s).", info.staleness,
