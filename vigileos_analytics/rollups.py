@@ -27,8 +27,9 @@ Status changes and alerts are events, not measurements: they are never rolled up
 :class:`TieredStore` wraps a store so that ``aggregate`` and
 ``availability_intervals`` read rollups before the horizon and raw points after
 it; everything else passes through. Over rolled-up time ``count``, ``mean``,
-``min``, ``max`` and ``last`` are exact; ``p95`` is the count-weighted mean of the
-windows' p95 (an estimate: a percentile does not combine exactly); a window
+``min``, ``max`` and ``last`` are exact; ``p95`` is the p95 of the windows' p95s (an
+estimate, on the high side: a percentile does not combine exactly; where rolled-up
+and raw time meet, the two parts' p95s are weighted by their counts); a window
 belongs to a period by its start; tag filters see raw points only.
 """
 
