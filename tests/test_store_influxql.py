@@ -19,7 +19,8 @@ from vigileos_analytics.config import Secret, Settings
 from vigileos_analytics.errors import ConfigurationError, QueryError, StoreConnectionError, ValidationError, WriteError
 from vigileos_analytics.stores import open_store
 from vigileos_analytics.stores.base import Selection
-from vigileos_analytics.stores.influxql import InfluxQLStore, open_influxql_store
+from vigileos_analytics.stores.influxql import InfluxQLStore
+from vigileos_analytics.stores.influxql_url import open_influxql_store
 
 from .influx_fixtures import influxd  # noqa: F401  (a pytest fixture, shared with tests/test_check.py)
 from .influx_server import InfluxServer

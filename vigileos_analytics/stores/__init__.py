@@ -75,7 +75,7 @@ def _lazy(module: str, function: str) -> StoreFactory:
 
 register_backend("duckdb", _open_embedded)
 for _scheme in ("influxdb1+http", "influxdb1+https", "influxdb3+http", "influxdb3+https"):
-    register_backend(_scheme, _lazy(".influxql", "open_influxql_store"))
+    register_backend(_scheme, _lazy(".influxql_url", "open_influxql_store"))
 for _scheme in ("influxdb2+http", "influxdb2+https"):
     register_backend(_scheme, _lazy(".influx2", "open_influx2_store"))
 

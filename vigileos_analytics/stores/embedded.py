@@ -20,7 +20,6 @@ the exclusive one) and closes it again.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -29,15 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from ..errors import QueryError, StoreConnectionError, ValidationError, WriteError
 from ..intervals import intervals_from_runs, intervals_from_store
 from ..schema import AVAILABILITY, check_availability_values, normalize_points_frame, rollup_every_s, to_ns
 from .base import AGGREGATE_FUNCTIONS, Health, Selection, WriteResult, WritesPointsAsFrames
-from .duckdb_frames import factorize_series, points_with_series, sorted_unique_points
-from .duckdb_runs import rebuild_runs, refresh_runs_after_write
+from .duckdb_frames import points_with_series
+from .duckdb_runs import rebuild_runs
+from .duckdb_writes import recount_series, write_points_locked
 from .locking import StoreLock
 
 SCHEMA_VERSION = "1"
@@ -63,10 +62,6 @@ _SQL_FUNCTIONS = {
     "p95": "quantile_cont(p.value, 0.95)",
     "last": "arg_max(p.value, p.time)",
 }
-
-
-def _series_key(equipment_id: str, metric_type: str, tags: dict[str, str]) -> str:
-    return json.dumps([equipment_id, metric_type, sorted(tags.items())], separators=(",", ":"))
 
 
 class EmbeddedStore(WritesPointsAsFrames):
@@ -187,7 +182,7 @@ class EmbeddedStore(WritesPointsAsFrames):
             with self._connect(write=True) as con:
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    result = self._write_locked(con, frame)
+                    result = write_points_locked(con, frame, self.run_gap_ns)
                     con.execute("COMMIT")
                 except BaseException:
                     con.execute("ROLLBACK")
@@ -198,109 +193,6 @@ class EmbeddedStore(WritesPointsAsFrames):
                 unwritten=frame, written=0,
             ) from exc
         return result
-
-    def _write_locked(self, con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> WriteResult:
-        tag_columns = [c for c in frame.columns if c not in ("time", "equipment_id", "metric_type", "value")]
-        combo_codes, combos = factorize_series(frame, tag_columns)
-        series_ids = self._resolve_series(con, combos)
-        batch = sorted_unique_points(
-            series_ids[combo_codes].astype("int32"),
-            frame["time"].to_numpy("datetime64[ns]").view("int64"),
-            frame["value"].to_numpy(),
-        )
-        stats = batch.groupby("series_id", sort=False).agg(
-            bmin=("time", "min"), bmax=("time", "max"), n=("time", "size"), last_value=("value", "last")
-        ).reset_index()
-        known = con.execute(
-            "SELECT series_id, max_time FROM series WHERE series_id IN (SELECT unnest($1))",
-            [stats["series_id"].tolist()],
-        ).df()
-        stats = stats.merge(known, on="series_id", how="left")
-        overlapping = stats[stats["max_time"].notna() & (stats["bmin"] <= stats["max_time"])]
-        con.register("batch_points", batch)
-        try:
-            if not overlapping.empty:
-                con.register("overlap_series", overlapping[["series_id"]])
-                con.execute(
-                    "DELETE FROM points USING batch_points b WHERE points.series_id = b.series_id "
-                    "AND points.time = b.time AND points.series_id IN (SELECT series_id FROM overlap_series) "
-                    "AND points.time BETWEEN $1 AND $2",
-                    [int(overlapping["bmin"].min()), int(overlapping["bmax"].max())],
-                )
-                con.unregister("overlap_series")
-            con.execute("INSERT INTO points SELECT series_id, time, value FROM batch_points")
-        finally:
-            con.unregister("batch_points")
-        self._update_series_facts(con, stats, recount=overlapping["series_id"].tolist())
-        is_availability = (frame["metric_type"] == AVAILABILITY).to_numpy()
-        if is_availability.any():
-            written = frame.loc[is_availability, ["equipment_id", "time", "value"]]
-            refresh_runs_after_write(con, pd.DataFrame({
-                "equipment_id": written["equipment_id"].array,
-                "time": written["time"].to_numpy("datetime64[ns]").view("int64"),
-                "value": written["value"].to_numpy(),
-            }), self.run_gap_ns)
-        return WriteResult(points=len(batch), series=len(stats))
-
-    def _resolve_series(self, con: duckdb.DuckDBPyConnection, combos: pd.DataFrame) -> np.ndarray:
-        """Series ids for each row of ``combos`` (equipment_id, metric_type, tags), creating new ones."""
-        keys = [_series_key(e, m, t) for e, m, t in zip(combos["equipment_id"], combos["metric_type"], combos["tags"])]
-        existing = dict(con.execute(
-            "SELECT series_key, series_id FROM series WHERE series_key IN (SELECT unnest($1))", [keys]
-        ).fetchall())
-        next_id = con.execute("SELECT coalesce(max(series_id), 0) + 1 FROM series").fetchall()[0][0]
-        new_series, new_tags, ids = [], [], []
-        for key, eq, metric, tags in zip(keys, combos["equipment_id"], combos["metric_type"], combos["tags"]):
-            sid = existing.get(key)
-            if sid is None:
-                sid = existing[key] = next_id
-                next_id += 1
-                new_series.append((sid, key, eq, metric, json.dumps(tags, sort_keys=True)))
-                new_tags.extend((sid, k, v) for k, v in tags.items())
-            ids.append(sid)
-        # Bulk inserts through a registered frame: executemany costs a round trip per row.
-        for table, rows, columns, values in (
-            ("series", new_series, ["series_id", "series_key", "equipment_id", "metric_type", "tags"],
-             "series_id, series_key, equipment_id, metric_type, tags, NULL, NULL, NULL, 0"),
-            ("series_tags", new_tags, ["series_id", "key", "value"], "series_id, key, value"),
-        ):
-            if rows:
-                con.register("new_rows", pd.DataFrame(rows, columns=columns))
-                try:
-                    con.execute(f"INSERT INTO {table} SELECT {values} FROM new_rows")
-                finally:
-                    con.unregister("new_rows")
-        return np.asarray(ids, dtype="int64")
-
-    def _update_series_facts(self, con: duckdb.DuckDBPyConnection, stats: pd.DataFrame, recount: list[int]) -> None:
-        con.register("batch_stats", stats[["series_id", "bmin", "bmax", "n", "last_value"]])
-        try:
-            con.execute("""
-                UPDATE series SET
-                    min_time = CASE WHEN series.min_time IS NULL OR b.bmin < series.min_time THEN b.bmin ELSE series.min_time END,
-                    last_value = CASE WHEN series.max_time IS NULL OR b.bmax >= series.max_time THEN b.last_value ELSE series.last_value END,
-                    max_time = CASE WHEN series.max_time IS NULL OR b.bmax > series.max_time THEN b.bmax ELSE series.max_time END,
-                    points = series.points + b.n
-                FROM batch_stats b WHERE series.series_id = b.series_id
-            """)
-        finally:
-            con.unregister("batch_stats")
-        if recount:
-            self._recount_series(con, recount)
-
-    def _recount_series(self, con: duckdb.DuckDBPyConnection, series_ids: list[int]) -> None:
-        """Recompute the running facts of series whose points were replaced or deleted."""
-        con.execute("""
-            UPDATE series SET min_time = f.min_time, max_time = f.max_time, last_value = f.last_value, points = f.n
-            FROM (
-                SELECT s.sid AS series_id, min(p.time) AS min_time, max(p.time) AS max_time,
-                       arg_max(p.value, p.time) AS last_value, count(p.time) AS n
-                FROM (SELECT unnest($1) AS sid) s LEFT JOIN points p ON p.series_id = s.sid
-                GROUP BY s.sid
-            ) f WHERE series.series_id = f.series_id
-        """, [series_ids])
-        con.execute("DELETE FROM series_tags WHERE series_id IN (SELECT series_id FROM series WHERE points = 0)")
-        con.execute("DELETE FROM series WHERE points = 0")
 
     # -- reading -----------------------------------------------------------------------
 
@@ -454,7 +346,7 @@ class EmbeddedStore(WritesPointsAsFrames):
                         [ids, selection.start_ns, selection.end_ns],
                     ).fetchall()[0][0] if ids else 0
                     if deleted:
-                        self._recount_series(con, ids)
+                        recount_series(con, ids)
                         changed = series.loc[series["metric_type"] == AVAILABILITY, ["equipment_id"]].drop_duplicates()
                         if not changed.empty:
                             changed = changed.assign(from_time=selection.start_ns)

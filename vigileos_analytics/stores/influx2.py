@@ -3,7 +3,7 @@
 URL: ``influxdb2+http(s)://host:8086?option=value`` with ``INFLUXDB_TOKEN``,
 ``INFLUXDB_ORG`` and ``INFLUXDB_BUCKET``. Options: ``timeout`` (10s), ``verify``
 (true), ``batch_size`` (10000 points per request), ``spool`` (folder, or ``off``),
-``spool_max`` (1GiB), as for :mod:`.influxql`.
+``spool_max`` (1GiB), as for :mod:`.influxql_url`.
 
 Writes: the frame is encoded once to line protocol (:mod:`.lineprotocol`) and
 handed to the client's batching ``WriteApi`` one request body at a time. Its
@@ -43,7 +43,7 @@ from . import flux
 from .base import AGGREGATE_FUNCTIONS, Health, NoSessionNeeded, Selection, WriteResult, WritesPointsAsFrames
 from .influx_common import count_series, empty_points, literal_filters, points_from_series
 from .lineprotocol import encode_lines
-from .spool import DEFAULT_MAX_BYTES, Spool
+from .spool import DEFAULT_MAX_BYTES, Spool, parse_size
 
 logger = logging.getLogger(__name__)
 
@@ -389,11 +389,10 @@ def open_influx2_store(url: str, settings: Settings) -> Influx2Store:
     spool_text = query.get("spool", [""])[0]
     spool = None
     if spool_text.lower() != "off":
-        from .influxql import _parse_size
 
         folder = Path(spool_text) if spool_text else settings.spool_dir / (
             f"{parts.hostname}_{parts.port or ''}_{settings.influxdb_org}_{settings.influxdb_bucket}".replace("/", "_"))
-        spool = Spool(folder, max_bytes=_parse_size(query["spool_max"][0]) if "spool_max" in query else DEFAULT_MAX_BYTES)
+        spool = Spool(folder, max_bytes=parse_size(query["spool_max"][0]) if "spool_max" in query else DEFAULT_MAX_BYTES)
     base_url = f"{parts.scheme.split('+', 1)[1]}://{parts.netloc}"
     return Influx2Store(base_url, token=settings.influxdb_token.get(), org=settings.influxdb_org,
                         bucket=settings.influxdb_bucket, timeout_s=timeout.total_seconds(), verify=verify,

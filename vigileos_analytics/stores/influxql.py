@@ -7,23 +7,7 @@ through that API). URL::
     influxdb1+http://host:8086/DATABASE?option=value&...
     influxdb3+https://host:8181/DATABASE
 
-The database defaults to ``INFLUXDB_BUCKET``. Credentials never go in the URL:
-``INFLUXDB_USERNAME`` / ``INFLUXDB_PASSWORD`` (HTTP basic auth) or
-``INFLUXDB_TOKEN`` (``Authorization: Token ...``, InfluxDB 2.x and 3). Options:
-
-=================== ========= ==========================================================
-option              default   meaning
-=================== ========= ==========================================================
-create_database     false     create the database (and retention policy) if missing
-retention_policy    (none)    retention policy to write to and read from
-retention           (none)    with create_database: the policy's duration (e.g. 30d)
-timeout             10s       connect and read timeout of every request
-verify              true      verify TLS certificates (false, or a CA bundle path)
-gzip                true      gzip write bodies
-batch_size          10000     points per write request
-spool               (auto)    folder of the outage spool; ``off`` disables it
-spool_max           1GiB      spool size limit (bytes; KiB/MiB/GiB suffixes)
-=================== ========= ==========================================================
+How a store URL opens one: :mod:`.influxql_url`.
 
 Writes: the frame is encoded once (:mod:`.lineprotocol`) and posted in batches
 with ``precision=ns``. When the server is unreachable or answers 5xx / 429, the
@@ -40,18 +24,14 @@ import logging
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pandas as pd
 
-from ..config import Settings
 from ..errors import ConfigurationError, QueryError, StoreConnectionError, ValidationError, WriteError
 from ..intervals import intervals_from_store
 from ..schema import MEASUREMENT, check_availability_values, normalize_points_frame, rollup_every_s, to_ns
-from ..timeparse import parse_duration
 from .base import AGGREGATE_FUNCTIONS, Health, NoSessionNeeded, Selection, WriteResult, WritesPointsAsFrames
 from .influx_common import (
     Filters,
@@ -60,17 +40,14 @@ from .influx_common import (
     literal_filters,
     points_from_series,
 )
+from . import influxql_facts
 from .influxql_http import InfluxHttp, RetryableError
 from .lineprotocol import encode_lines
-from .spool import DEFAULT_MAX_BYTES, Spool
+from .spool import Spool
 
 logger = logging.getLogger(__name__)
 
 _IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
-_OPTIONS = {"create_database", "retention_policy", "retention", "timeout", "verify", "gzip", "batch_size", "spool",
-            "spool_max"}
-_SIZE_RE = re.compile(r"^\s*(\d+)\s*(|B|KiB|MiB|GiB)\s*$")
-_SIZE_UNITS = {"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 
 #: InfluxQL for each aggregate function of the protocol.
 _FUNCTIONS = {
@@ -316,40 +293,8 @@ class InfluxQLStore(WritesPointsAsFrames, NoSessionNeeded):
                       details=details)
 
     def storage_facts(self) -> dict[str, Any]:
-        """See :meth:`MetricsStore.storage_facts`. ``first`` and ``last`` take a query
-        each: given two selectors, InfluxDB 1.x answers time 0 instead of the points'
-        times. Series: the keys ``SHOW SERIES`` lists (1.6's ``SHOW SERIES EXACT
-        CARDINALITY`` still counts series whose points were all deleted, such as the
-        check's probe). Size: the database's shards (TSM files and WAL, every
-        measurement) from ``SHOW STATS``, which needs admin rights on InfluxDB 1.x and
-        which InfluxDB 2.x and 3 do not offer."""
-        def per_equipment(fn: str) -> dict[str, list]:  # equipment_id -> [time, value]
-            series = self._select(f'SELECT {fn}(value) FROM {self._source} GROUP BY "equipment_id"', {})
-            return {s["tags"]["equipment_id"]: s["values"][0] for s in series}
-
-        counts, firsts, lasts = per_equipment("count"), per_equipment("first"), per_equipment("last")
-        ids = sorted(counts)
-        spans = pd.DataFrame({
-            "equipment_id": pd.Series(ids, dtype=object),
-            "first": pd.to_datetime(np.array([firsts[i][0] for i in ids], dtype="int64"), unit="ns", utc=True),
-            "last": pd.to_datetime(np.array([lasts[i][0] for i in ids], dtype="int64"), unit="ns", utc=True),
-            "points": np.array([counts[i][1] for i in ids], dtype="int64"),
-        })
-        try:
-            keys = self._select(f"SHOW SERIES FROM {self._source}", {})
-            series: int | None = sum(len(s.get("values") or []) for s in keys)
-        except QueryError:
-            series = None
-        try:
-            shards = self._select("SHOW STATS FOR 'shard'", {})
-        except (QueryError, StoreConnectionError) as exc:
-            return {"equipment": spans, "series": series, "size_bytes": None,
-                    "size_note": f"unknown: the server did not answer SHOW STATS ({str(exc).splitlines()[0][:200]})"}
-        mine = [s for s in shards if (s.get("tags") or {}).get("database") == self.database and (
-            not self.retention_policy or s["tags"].get("retentionPolicy") == self.retention_policy)]
-        size = sum(int(dict(zip(s["columns"], s["values"][0])).get("diskBytes", 0)) for s in mine)
-        return {"equipment": spans, "series": series, "size_bytes": size,
-                "size_note": f"the shards of database {self.database} (TSM files and WAL, every measurement)"}
+        """See :meth:`MetricsStore.storage_facts` and :mod:`.influxql_facts`."""
+        return influxql_facts.storage_facts(self)
 
     # -- rollups ------------------------------------------------------------------------
 
@@ -403,56 +348,3 @@ def _aggregate_frame(series: list[dict], columns: list[str], functions: list[str
         frame[function] = pd.to_numeric(frame[function]).astype("int64" if function == "count" else "float64")
     order = ["equipment_id", "metric_type"] + (["time"] if windowed else [])
     return frame[columns].sort_values(order, kind="stable").reset_index(drop=True)
-
-
-def _parse_size(text: str) -> int:
-    match = _SIZE_RE.match(text)
-    if not match:
-        raise ConfigurationError(f"spool_max must be a size such as 500MiB or 2GiB; got {text!r}.")
-    return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
-
-
-def _flag(query: dict[str, list[str]], name: str, default: bool) -> bool:
-    if name not in query:
-        return default
-    text = query[name][0].lower()
-    if text not in ("true", "false", "1", "0", "yes", "no"):
-        raise ConfigurationError(f"The store URL option {name} must be true or false; got {query[name][0]!r}.")
-    return text in ("true", "1", "yes")
-
-
-def open_influxql_store(url: str, settings: Settings) -> InfluxQLStore:
-    """Open ``influxdb1+http(s)://`` and ``influxdb3+http(s)://`` URLs (see the module docstring)."""
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        raise ConfigurationError("Put InfluxDB credentials in INFLUXDB_USERNAME / INFLUXDB_PASSWORD or INFLUXDB_TOKEN, "
-                                 "not in the store URL.")
-    if not parts.hostname:
-        raise ConfigurationError(f"The store URL {parts.scheme}://... names no host; e.g. "
-                                 f"{parts.scheme}://localhost:8086/metrics.")
-    query = parse_qs(parts.query)
-    unknown = set(query) - _OPTIONS
-    if unknown:
-        raise ConfigurationError(f"Unknown option(s) {sorted(unknown)} in the store URL; known: {sorted(_OPTIONS)}.")
-    database = parts.path.strip("/") or settings.influxdb_bucket
-    base_url = f"{parts.scheme.split('+', 1)[1]}://{parts.netloc}"
-    verify: bool | str = query["verify"][0] if "verify" in query and query["verify"][0].lower() not in (
-        "true", "false", "1", "0") else _flag(query, "verify", True)
-    try:
-        timeout = parse_duration(query.get("timeout", ["10s"])[0], "timeout")
-        retention = parse_duration(query["retention"][0], "retention") if "retention" in query else None
-        batch_size = int(query.get("batch_size", ["10000"])[0])
-    except (ValidationError, ValueError) as exc:
-        raise ConfigurationError(f"Bad option in the store URL {url!r}: {exc}") from exc
-    http = InfluxHttp(base_url, username=settings.influxdb_username, password=settings.influxdb_password,
-                      token=settings.influxdb_token, timeout_s=timeout.total_seconds(), verify=verify,
-                      gzip=_flag(query, "gzip", True))
-    spool_text = query.get("spool", [""])[0]
-    spool = None
-    if spool_text.lower() != "off":
-        folder = Path(spool_text) if spool_text else settings.spool_dir / re.sub(
-            r"[^A-Za-z0-9_.-]", "_", f"{parts.hostname}_{parts.port or ''}_{database}")
-        spool = Spool(folder, max_bytes=_parse_size(query["spool_max"][0]) if "spool_max" in query else DEFAULT_MAX_BYTES)
-    return InfluxQLStore(http, database, retention_policy=query.get("retention_policy", [""])[0],
-                         batch_size=batch_size, spool=spool, create_database=_flag(query, "create_database", False),
-                         retention=retention)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import struct
 import threading
 import zlib
@@ -38,7 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import StoreError, WriteError
+from ..errors import ConfigurationError, StoreError, WriteError
 
 logger = logging.getLogger(__name__)
 
@@ -249,3 +250,15 @@ class Spool:
         if sent:
             logger.info("Replayed %d spooled points from %s.", sent, self.directory)
         return sent
+
+
+SIZE_RE = re.compile(r"^\s*(\d+)\s*(|B|KiB|MiB|GiB)\s*$")
+SIZE_UNITS = {"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+
+def parse_size(text: str) -> int:
+    """Bytes of a size such as ``500MiB`` or ``2GiB`` (the ``spool_max`` URL option)."""
+    match = SIZE_RE.match(text)
+    if not match:
+        raise ConfigurationError(f"spool_max must be a size such as 500MiB or 2GiB; got {text!r}.")
+    return int(match.group(1)) * SIZE_UNITS[match.group(2)]

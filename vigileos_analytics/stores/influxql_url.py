@@ -1,0 +1,82 @@
+"""Opening an InfluxQL store from its URL (``influxdb1+`` and ``influxdb3+`` schemes).
+
+The database defaults to ``INFLUXDB_BUCKET``. Credentials never go in the URL:
+``INFLUXDB_USERNAME`` / ``INFLUXDB_PASSWORD`` (HTTP basic auth) or
+``INFLUXDB_TOKEN`` (``Authorization: Token ...``, InfluxDB 2.x and 3). Options:
+
+=================== ========= ==========================================================
+option              default   meaning
+=================== ========= ==========================================================
+create_database     false     create the database (and retention policy) if missing
+retention_policy    (none)    retention policy to write to and read from
+retention           (none)    with create_database: the policy's duration (e.g. 30d)
+timeout             10s       connect and read timeout of every request
+verify              true      verify TLS certificates (false, or a CA bundle path)
+gzip                true      gzip write bodies
+batch_size          10000     points per write request
+spool               (auto)    folder of the outage spool; ``off`` disables it
+spool_max           1GiB      spool size limit (bytes; KiB/MiB/GiB suffixes)
+=================== ========= ==========================================================
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from ..config import Settings
+from ..errors import ConfigurationError, ValidationError
+from ..timeparse import parse_duration
+from .influxql import InfluxQLStore
+from .influxql_http import InfluxHttp
+from .spool import DEFAULT_MAX_BYTES, Spool, parse_size
+
+_OPTIONS = {"create_database", "retention_policy", "retention", "timeout", "verify", "gzip", "batch_size", "spool",
+            "spool_max"}
+
+
+def _flag(query: dict[str, list[str]], name: str, default: bool) -> bool:
+    if name not in query:
+        return default
+    text = query[name][0].lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigurationError(f"The store URL option {name} must be true or false; got {query[name][0]!r}.")
+    return text in ("true", "1", "yes")
+
+
+def open_influxql_store(url: str, settings: Settings) -> InfluxQLStore:
+    """Open ``influxdb1+http(s)://`` and ``influxdb3+http(s)://`` URLs (see the module docstring)."""
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        raise ConfigurationError("Put InfluxDB credentials in INFLUXDB_USERNAME / INFLUXDB_PASSWORD or INFLUXDB_TOKEN, "
+                                 "not in the store URL.")
+    if not parts.hostname:
+        raise ConfigurationError(f"The store URL {parts.scheme}://... names no host; e.g. "
+                                 f"{parts.scheme}://localhost:8086/metrics.")
+    query = parse_qs(parts.query)
+    unknown = set(query) - _OPTIONS
+    if unknown:
+        raise ConfigurationError(f"Unknown option(s) {sorted(unknown)} in the store URL; known: {sorted(_OPTIONS)}.")
+    database = parts.path.strip("/") or settings.influxdb_bucket
+    base_url = f"{parts.scheme.split('+', 1)[1]}://{parts.netloc}"
+    verify: bool | str = query["verify"][0] if "verify" in query and query["verify"][0].lower() not in (
+        "true", "false", "1", "0") else _flag(query, "verify", True)
+    try:
+        timeout = parse_duration(query.get("timeout", ["10s"])[0], "timeout")
+        retention = parse_duration(query["retention"][0], "retention") if "retention" in query else None
+        batch_size = int(query.get("batch_size", ["10000"])[0])
+    except (ValidationError, ValueError) as exc:
+        raise ConfigurationError(f"Bad option in the store URL {url!r}: {exc}") from exc
+    http = InfluxHttp(base_url, username=settings.influxdb_username, password=settings.influxdb_password,
+                      token=settings.influxdb_token, timeout_s=timeout.total_seconds(), verify=verify,
+                      gzip=_flag(query, "gzip", True))
+    spool_text = query.get("spool", [""])[0]
+    spool = None
+    if spool_text.lower() != "off":
+        folder = Path(spool_text) if spool_text else settings.spool_dir / re.sub(
+            r"[^A-Za-z0-9_.-]", "_", f"{parts.hostname}_{parts.port or ''}_{database}")
+        spool = Spool(folder, max_bytes=parse_size(query["spool_max"][0]) if "spool_max" in query else DEFAULT_MAX_BYTES)
+    return InfluxQLStore(http, database, retention_policy=query.get("retention_policy", [""])[0],
+                         batch_size=batch_size, spool=spool, create_database=_flag(query, "create_database", False),
+                         retention=retention)
