@@ -1,18 +1,27 @@
-# VIGILEOS Analytics: JupyterLab and Voila images built from this project.
+# VIGILEOS Analytics: one image for JupyterLab, the Voila dashboards (`vigileos dashboard`)
+# and scheduled reports (`vigileos report`), built from this project's wheel.
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    PLOTLY_RENDERER=notebook BROWSER_PATH=/usr/bin/chromium
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+# Chromium prints the reports' PDFs.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends chromium curl \
+    && apt-get install -y --no-install-recommends chromium fonts-liberation curl \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 1000 vigileos
-WORKDIR /home/vigileos/work
-COPY pyproject.toml README.md ./
+WORKDIR /src
+COPY pyproject.toml README.md constraints.txt ./
 COPY vigileos_analytics ./vigileos_analytics
-RUN pip install .
-COPY --chown=vigileos:vigileos notebooks ./notebooks
-COPY --chown=vigileos:vigileos parameters ./parameters
+COPY notebooks ./notebooks
+COPY parameters ./parameters
+# A regular (non-editable) install with the verified versions: what a user's pip install gives.
+RUN pip install -c constraints.txt . && rm -rf /src
 USER vigileos
+WORKDIR /home/vigileos/work
+# Editable copies of the notebooks and parameter files, and the settings that put them in use,
+# so what JupyterLab shows is what reports and dashboards run.
+RUN vigileos templates copy /home/vigileos/work
+ENV VIGILEOS_REPORTS_DIR=/home/vigileos/work/notebooks/reports \
+    VIGILEOS_DASHBOARDS_DIR=/home/vigileos/work/notebooks/dashboards \
+    VIGILEOS_ALERT_RULES=/home/vigileos/work/parameters/alert_rules.yaml
 EXPOSE 8888 8866
 CMD ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser"]

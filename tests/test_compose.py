@@ -58,3 +58,40 @@ def test_secrets_have_no_default_and_are_required():
         if name in SECRETS:
             assert modifier.startswith(":?"), f"${{{name}}} must be written ${{{name}:?message}}"
     assert all(_documented()[name] == "" for name in SECRETS)
+
+
+def _cli_options(*path: str) -> set[str]:
+    """The option names of the ``vigileos`` command at ``path`` (e.g. ``("dashboard",)``)."""
+    from vigileos_analytics.cli import main
+
+    command = main
+    for name in path:
+        command = command.commands[name]
+    return {opt for param in command.params for opt in param.opts}
+
+
+def test_voila_service_runs_the_cli_dashboard_server():
+    """The dashboards in a deployment are served by `vigileos dashboard`, so its preheating,
+    idle culling and hidden tracebacks apply there too, never by a raw `voila` command."""
+    services = yaml.safe_load(_compose_text())["services"]
+    command = services["voila"]["command"]
+    assert isinstance(command, list) and command[:2] == ["vigileos", "dashboard"]
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    port = command[command.index("--port") + 1]
+    assert any(mapping.endswith(f":{port}") for mapping in services["voila"]["ports"])
+    flags = [word for word in command[2:] if word.startswith("-")]
+    assert set(flags) <= _cli_options("dashboard"), f"unknown options in {command}"
+    for name, service in services.items():
+        text = " ".join(service["command"]) if isinstance(service.get("command"), list) else service.get("command", "")
+        assert not re.match(r"\s*(python -m )?voila\b", text), f"{name} starts voila directly: {text}"
+
+
+def test_image_installs_the_wheel_as_a_user_would():
+    """A regular install with the verified versions (no -e: the image must not depend on
+    the source tree), and the CLI commands the image runs exist."""
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
+    installs = [line for line in lines if "pip install" in line and not line.startswith("#")]
+    assert installs and all("-c constraints.txt" in line and " -e " not in line for line in installs)
+    assert any("rm -rf /src" in line for line in installs), "the source tree must not stay in the image"
+    assert any(line.startswith("RUN vigileos templates copy") for line in lines)
+    assert "--force" in _cli_options("templates", "copy")  # a KeyError if the command is gone

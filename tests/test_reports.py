@@ -30,7 +30,7 @@ from vigileos_analytics.stores import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks" / "reports"
-#: Same fleet as notebooks/reports/refresh_checked_outputs.py (the outputs nbval checks).
+#: Same fleet as scripts/refresh_report_outputs.py (the outputs nbval checks).
 FLEET = FleetSpec(equipment=4, days=10, end=datetime(2024, 1, 15, tzinfo=timezone.utc), seed=11, gaps_per_month=0.0)
 PERIOD = {"start": "2024-01-05", "end": "2024-01-15"}
 
@@ -180,7 +180,7 @@ def test_failing_notebook_exit_6_names_the_cell_and_keeps_the_notebook(base_para
     nb = nbformat.read(NOTEBOOKS / "monthly_availability.ipynb", as_version=4)
     nb.cells[3].source = "raise RuntimeError('the disk is on fire')"
     nbformat.write(nb, broken / "monthly_availability.ipynb")
-    monkeypatch.setenv("VIGILEOS_NOTEBOOKS_DIR", str(broken))
+    monkeypatch.setenv("VIGILEOS_REPORTS_DIR", str(broken))
     result = CliRunner().invoke(report, ["monthly_availability", "-p", f"inventory={base_params['inventory']}",
                                          *sum((["-p", f"{k}={v}"] for k, v in PERIOD.items()), []), "-q",
                                          "-o", str(tmp_path / "out")], obj=AppContext(base_params["store_url"]))
@@ -222,7 +222,7 @@ def test_nbval_runs_every_report_notebook(fleet_dir, tmp_path) -> None:
     notebooks = tmp_path / "nb"
     shutil.copytree(NOTEBOOKS, notebooks)
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-                           "--nbval-sanitize-with", str(notebooks / "nbval_sanitize.cfg"), "--rootdir", str(ROOT),
+                           "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"), "--rootdir", str(ROOT),
                            "-c", str(ROOT / "pyproject.toml"), str(notebooks)],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

@@ -6,21 +6,41 @@ Typical use::
     store = open_store("duckdb:///data/metrics.duckdb")
     analytics = EquipmentAnalyticsService(store, inventory="data/inventory.csv")
     analytics.calculate_availability("EQ-0001", start, end)
+
+Names are imported on first use, so the ``vigileos`` command starts without
+loading pandas, the stores and the analytics it does not need.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from .analytics import AvailabilityResult, EquipmentAnalyticsService
-from .config import Settings, load_settings
-from .errors import (ConfigurationError, QueryError, ReportError, StoreBusyError, StoreConnectionError, StoreError,
-                     ValidationError, VigileosError, WriteError)
-from .recording import EquipmentMetricsService
-from .schema import Point
-from .simulate import FleetSpec, simulate_fleet
-from .stores import open_store
-from .stores.base import MetricsStore, Selection
+if TYPE_CHECKING:
+    from .analytics import AvailabilityResult, EquipmentAnalyticsService
+    from .config import Settings, load_settings
+    from .errors import (ConfigurationError, QueryError, ReportError, StoreBusyError, StoreConnectionError,
+                         StoreError, ValidationError, VigileosError, WriteError)
+    from .recording import EquipmentMetricsService
+    from .schema import Point
+    from .simulate import FleetSpec, simulate_fleet
+    from .stores import open_store
+    from .stores.base import MetricsStore, Selection
+
+_EXPORTS = {
+    "AvailabilityResult": ".analytics", "EquipmentAnalyticsService": ".analytics",
+    "Settings": ".config", "load_settings": ".config",
+    "ConfigurationError": ".errors", "QueryError": ".errors", "ReportError": ".errors",
+    "StoreBusyError": ".errors", "StoreConnectionError": ".errors", "StoreError": ".errors",
+    "ValidationError": ".errors", "VigileosError": ".errors", "WriteError": ".errors",
+    "EquipmentMetricsService": ".recording",
+    "Point": ".schema",
+    "FleetSpec": ".simulate", "simulate_fleet": ".simulate",
+    "open_store": ".stores",
+    "MetricsStore": ".stores.base", "Selection": ".stores.base",
+}
 
 __all__ = [
     "__version__",
@@ -45,3 +65,14 @@ __all__ = [
     "open_store",
     "simulate_fleet",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

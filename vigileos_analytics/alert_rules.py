@@ -41,12 +41,11 @@ from .errors import ConfigurationError, ValidationError
 from .schema import validate_metric_type
 from .timeparse import parse_duration
 
-__all__ = ["AlertRule", "SEVERITIES", "KINDS", "load_rules", "parse_rules", "DEFAULT_RULES_PATH"]
+__all__ = ["AlertRule", "SEVERITIES", "KINDS", "load_rules", "parse_rules"]
 
 SEVERITIES = ("info", "warning", "critical")
 KINDS = ("threshold", "trend", "anomaly")
 FUNCTIONS = ("mean", "max", "min", "p95", "last")
-DEFAULT_RULES_PATH = Path("parameters/alert_rules.yaml")
 
 _COMMON = {"name", "kind", "metric", "severity", "description"}
 _FIELDS = {
@@ -154,7 +153,8 @@ def parse_rules(document: Any, source: str = "alert rules") -> list[AlertRule]:
     """Validate a parsed YAML document (``{"rules": [...]}``) into rules."""
     if not isinstance(document, dict) or not isinstance(document.get("rules"), list) or not document["rules"]:
         raise ConfigurationError(f"{source}: expected a mapping with a non-empty list under 'rules'; "
-                                 f"got {type(document).__name__}. See parameters/alert_rules.yaml for an example.")
+                                 f"got {type(document).__name__}. See the default rules (`vigileos templates copy DIR` "
+                                 "writes them to DIR/parameters/alert_rules.yaml) for an example.")
     rules = [_parse_rule(raw, i, source) for i, raw in enumerate(document["rules"])]
     seen: set[str] = set()
     for rule in rules:
@@ -165,14 +165,20 @@ def parse_rules(document: Any, source: str = "alert rules") -> list[AlertRule]:
     return rules
 
 
-def load_rules(path: str | Path = DEFAULT_RULES_PATH) -> list[AlertRule]:
-    """Read and validate a rules file; every problem is a ConfigurationError naming the rule and field."""
+def load_rules(path: str | Path | None = None) -> list[AlertRule]:
+    """Read and validate a rules file (default: ``VIGILEOS_ALERT_RULES``, else the rules that come with
+    the package); every problem is a ConfigurationError naming the rule and field."""
+    if path is None:
+        from .templates import alert_rules_path
+
+        path = alert_rules_path()
     path = Path(path)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigurationError(f"alert rules file {path} does not exist; pass --rules PATH or create it "
-                                 "(see parameters/alert_rules.yaml).") from None
+        raise ConfigurationError(f"alert rules file {path} does not exist; pass --rules PATH, or unset "
+                                 "VIGILEOS_ALERT_RULES to use the rules that come with the package "
+                                 "(`vigileos templates copy DIR` makes an editable copy of them).") from None
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"{path} is not valid YAML: {exc}") from exc
     return parse_rules(document, str(path))

@@ -73,8 +73,15 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Default auto-refresh interval of the dashboards, in seconds (0: off)."),
     SettingSpec("dashboard_heartbeat_grace", "VIGILEOS_DASHBOARD_HEARTBEAT_GRACE", "180",
                 "Seconds without a heartbeat from a dashboard page before its auto-refresh pauses (page closed)."),
+    SettingSpec("reports_dir", "VIGILEOS_REPORTS_DIR", "",
+                "Folder of the report notebooks (default: the ones that come with the package; "
+                "`vigileos templates copy DIR` makes editable copies)."),
     SettingSpec("dashboards_dir", "VIGILEOS_DASHBOARDS_DIR", "",
-                "Folder of the dashboard notebooks (default: notebooks/dashboards of the checkout)."),
+                "Folder of the dashboard notebooks (default: the ones that come with the package)."),
+    SettingSpec("alert_rules", "VIGILEOS_ALERT_RULES", "",
+                "Alert rules file (default: the rules that come with the package, parameters/alert_rules.yaml)."),
+    SettingSpec("chromium", "VIGILEOS_CHROMIUM", "",
+                "Chromium that prints report PDFs (default: chromium, chromium-browser or google-chrome on PATH)."),
     SettingSpec("influxdb_url", "INFLUXDB_URL", "", "InfluxDB server URL (seed variable)."),
     SettingSpec("influxdb_token", "INFLUXDB_TOKEN", "", "InfluxDB API token.", secret=True),
     SettingSpec("influxdb_org", "INFLUXDB_ORG", "", "InfluxDB 2 organisation."),
@@ -97,7 +104,10 @@ class Settings:
     extra_statuses: tuple[str, ...] = ()
     dashboard_refresh: str = "30"
     dashboard_heartbeat_grace: str = "180"
+    reports_dir: str = ""
     dashboards_dir: str = ""
+    alert_rules: str = ""
+    chromium: str = ""
     influxdb_url: str = ""
     influxdb_token: Secret = field(default_factory=lambda: Secret(""))
     influxdb_org: str = ""
@@ -151,7 +161,7 @@ def load_settings(
     except ValidationError as exc:
         raise ConfigurationError(str(exc)) from exc
     for name in ("influxdb_url", "influxdb_org", "influxdb_bucket", "influxdb_username", "dashboard_refresh",
-                 "dashboard_heartbeat_grace", "dashboards_dir"):
+                 "dashboard_heartbeat_grace", "reports_dir", "dashboards_dir", "alert_rules", "chromium"):
         kwargs[name] = raw[name]
     store_url = raw["store_url"]
     if not store_url:

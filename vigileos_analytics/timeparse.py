@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-import pandas as pd
-
 from .errors import ValidationError
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d|w)\s*$")
@@ -40,6 +38,8 @@ def parse_time_text(text: str | datetime, tz: str = "UTC", now: datetime | None 
 
     Text without an offset is interpreted in ``tz``.
     """
+    import pandas as pd  # here, not at the top: settings and the CLI parse durations without pandas
+
     if isinstance(text, datetime):
         stamp = pd.Timestamp(text)
     else:

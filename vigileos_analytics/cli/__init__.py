@@ -2,6 +2,11 @@
 
 Each command parses its arguments, calls one library function and prints the
 result; exit codes are documented in :mod:`vigileos_analytics.cli.common`.
+
+Command modules import only the standard library, click and :mod:`.common` at the
+top, and the library inside each command: ``vigileos --help`` and the light
+commands start without pandas, scikit-learn or the report stack
+(``tests/test_cli_startup.py``, ``bench/bench_cli.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ _COMMANDS = (
     (".admin", ("check", "config")),
     (".report", ("report",)),
     (".dashboard", ("dashboard",)),
+    (".templates", ("templates",)),
     (".collect", ("collect",)),
     (".lifecycle", ("backup", "restore", "export", "cleanup", "retention", "optimize", "maintain")),
     (".alerts", ("alerts",)),

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import click
-import pandas as pd
+from typing import TYPE_CHECKING
 
-from ..config import SETTINGS
-from ..connectivity import CheckReport, check_url
-from ..i18n import format_duration
-from ..store_facts import StoreFacts, gather_facts_at
+import click
+
 from .common import (EXIT_STORE, AppContext, console, emit_json, emit_table, error_console, handle_errors, json_option,
                      pass_app)
+
+if TYPE_CHECKING:
+    from ..connectivity import CheckReport
+    from ..store_facts import StoreFacts
 
 
 @click.command("check")
@@ -34,6 +35,10 @@ def check(app: AppContext, round_trip: bool, verbose: bool, as_json: bool) -> No
     Exit code 5, with one line saying what to do, when the store cannot be reached,
     refuses the credentials, lacks the database, bucket or organisation, or loses
     the probe."""
+    # imported here, not at the top: `vigileos --help` must not pay for pandas and the stores
+    from ..connectivity import check_url
+    from ..store_facts import gather_facts_at
+
     report = check_url(app.store_url, app.settings, round_trip=round_trip)
     facts = gather_facts_at(app.store_url, app.settings) if verbose and report.ok else None
     if as_json:
@@ -70,10 +75,14 @@ def _bytes_text(size: int) -> str:
 
 
 def _lag_text(seconds: float) -> str:
+    from ..i18n import format_duration
+
     return format_duration(seconds) if seconds >= 0 else f"{format_duration(-seconds)} ahead"
 
 
 def _print_facts(facts: StoreFacts) -> None:
+    import pandas as pd
+
     size = facts.size_note if facts.size_bytes is None else f"{_bytes_text(facts.size_bytes)}, {facts.size_note}"
     series = "unknown" if facts.series is None else f"{facts.series:,}"
     console.print(f"Size: {size}.", highlight=False, soft_wrap=True)
@@ -100,8 +109,10 @@ def _print_facts(facts: StoreFacts) -> None:
 @handle_errors
 def config(app: AppContext, as_json: bool) -> None:
     """Show the settings in force (secrets masked) and where each comes from."""
+    from ..config import SETTINGS
+
     values = app.settings.public_items()
-    rows = pd.DataFrame([{"setting": s.env, "value": values[s.name], "meaning": s.help} for s in SETTINGS])
+    rows = [{"setting": s.env, "value": values[s.name], "meaning": s.help} for s in SETTINGS]
     if as_json:
         emit_json(rows)
     else:

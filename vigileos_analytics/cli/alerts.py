@@ -4,39 +4,47 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import pandas as pd
 
-from ..alert_rules import DEFAULT_RULES_PATH, load_rules
-from ..alerts import check_alerts, current_alerts, list_alerts
 from .common import TIME, AppContext, console, emit_json, emit_table, handle_errors, json_option, pass_app, \
     period_options
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _SHOWN = ["time", "equipment_id", "rule", "severity", "state", "value", "message"]
 
 
 @click.group("alerts")
 def alerts() -> None:
-    """Trend, threshold and anomaly alerts (rules in parameters/alert_rules.yaml)."""
+    """Trend, threshold and anomaly alerts (rules: VIGILEOS_ALERT_RULES, else the default rules)."""
 
 
 @alerts.command("check")
-@click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path), default=str(DEFAULT_RULES_PATH),
-              show_default=True, help="Alert rules file (YAML).")
+@click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              show_default="VIGILEOS_ALERT_RULES, else the rules that come with the package",
+              help="Alert rules file (YAML).")
 @click.option("--at", "now", type=TIME, default="now", show_default=True,
               help="The instant the rules are evaluated at (text without an offset is UTC).")
 @click.option("--equipment", "equipment_ids", multiple=True, help="Only these equipment (default: all).")
 @json_option
 @pass_app
 @handle_errors
-def check(app: AppContext, rules_path: Path, now: datetime, equipment_ids: tuple[str, ...], as_json: bool) -> None:
+def check(app: AppContext, rules_path: Path | None, now: datetime, equipment_ids: tuple[str, ...], as_json: bool) -> None:
     """Evaluate the rules over the fleet; record new and resolved alerts in the store."""
+    from ..alert_rules import load_rules
+    from ..alerts import check_alerts
+    from ..templates import alert_rules_path
+
+    rules_path = rules_path or alert_rules_path(app.settings)
     result = check_alerts(app.store, load_rules(rules_path), now, list(equipment_ids) or None)
     if as_json:
-        emit_json({"now": result.now, "raised": _records(result.raised), "ongoing": _records(result.ongoing),
+        emit_json({"now": result.now, "rules": str(rules_path), "raised": _records(result.raised), "ongoing": _records(result.ongoing),
                    "resolved": _records(result.resolved)})
         return
+    console.print(f"Rules: {rules_path}", highlight=False)
     console.print(f"Alerts at {result.now:%Y-%m-%d %H:%M} UTC: {len(result.raised)} raised, "
                   f"{len(result.ongoing)} ongoing, {len(result.resolved)} resolved.")
     for title, frame in (("Raised", result.raised), ("Resolved", result.resolved)):
@@ -59,6 +67,8 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def list_(app: AppContext, start: datetime, end: datetime, open_only: bool, state: str | None, limit: int,
           as_json: bool) -> None:
     """Alert events (raised and resolved) of the period, newest first."""
+    from ..alerts import current_alerts, list_alerts
+
     frame = current_alerts(app.store, end) if open_only else list_alerts(app.store, start, end, state=state)
     if as_json:
         emit_json(frame[_SHOWN])

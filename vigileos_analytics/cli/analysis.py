@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import click
-import pandas as pd
 
 from ..timeparse import parse_time_text
 from .common import AppContext, console, emit_json, emit_table, handle_errors, json_option, pass_app, period_options
@@ -23,6 +22,8 @@ def availability(app: AppContext, equipment_ids: tuple[str, ...], start: datetim
                  exclude_maintenance: bool, as_json: bool) -> None:
     """Time-weighted availability, downtime, outages, MTBF, MTTR and coverage
     (all equipment unless EQUIPMENT_IDS are given)."""
+    import pandas as pd  # here, not at the top: `vigileos --help` must not pay for pandas
+
     table = app.analytics().fleet_availability(start, end, list(equipment_ids) or None, freq="1D" if daily else None,
                                                exclude_maintenance=exclude_maintenance)
     if as_json:
@@ -66,6 +67,8 @@ def stats(app: AppContext, equipment_ids: tuple[str, ...], start: datetime, end:
 @handle_errors
 def summary(app: AppContext, now: str, as_json: bool) -> None:
     """Fleet summary: counts by status, 24 h availability, last metric time."""
+    import pandas as pd
+
     payload = app.analytics().fleet_summary(now=parse_time_text(now, field="at"))
     if as_json:
         emit_json(payload)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import socket
 import threading
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import click
 
-from ..collect import Sample, http_probe, run_collector, stop_on_signals, tcp_probe
 from .common import DURATION, AppContext, console, emit_json, handle_errors, json_option, pass_app
+
+if TYPE_CHECKING:
+    from ..collect import Sample
 
 
 @click.command("collect")
@@ -37,6 +40,9 @@ def collect(app: AppContext, equipment_id: str | None, interval: timedelta, prob
     Stops cleanly on Ctrl-C or SIGTERM (or after --count samples) with every sample
     written; on InfluxDB, samples taken while the server is down wait in the spool.
     Prints how many samples and points it wrote."""
+    # imported here, not at the top: `vigileos --help` must not pay for pandas and requests
+    from ..collect import http_probe, run_collector, stop_on_signals, tcp_probe
+
     if probe_url and probe_tcp:
         raise click.UsageError("Give --probe-url or --probe-tcp, not both.")
     timeout_s = probe_timeout.total_seconds()

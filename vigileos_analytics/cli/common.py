@@ -19,30 +19,49 @@ Exit codes:
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
-from rich.console import Console
-from rich.table import Table
 
+# Only light modules at the top: every command, and every --help, imports this one.
+# pandas, rich and the stores are imported where they are used (pandas alone costs 0.5 s).
 from ..config import Settings, load_settings
 from ..errors import ConfigurationError, DashboardServerError, ReportError, StoreError, ValidationError, VigileosError
-from ..stores import open_store
-from ..stores.base import MetricsStore
 from ..timeparse import parse_duration, parse_time_text
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..stores.base import MetricsStore
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INVALID, EXIT_CONFIG, EXIT_STORE, EXIT_REPORT, EXIT_DASHBOARD = range(8)
 
+
+class LazyConsole:
+    """A rich Console made on first use, with these arguments."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
 # Tables stay readable when output goes to a file or pipe (rich would assume 80 columns).
-console = Console(width=None if sys.stdout.isatty() else 120)
-error_console = Console(stderr=True)
+console = LazyConsole(width=None if sys.stdout.isatty() else 120)
+error_console = LazyConsole(stderr=True)
 
 
 class AppContext:
@@ -56,6 +75,8 @@ class AppContext:
     @property
     def store(self) -> MetricsStore:
         if self._store is None:
+            from ..stores import open_store
+
             self._store = open_store(self.store_url, self.settings)
         return self._store
 
@@ -148,7 +169,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, (pd.Timestamp, datetime)):
+    if isinstance(value, datetime):  # pandas' Timestamp too
         return value.isoformat()
     if isinstance(value, float) and math.isnan(value):
         return None
@@ -158,30 +179,44 @@ def _plain(value: Any) -> Any:
 
 
 def emit_json(data: Any) -> None:
-    if isinstance(data, pd.DataFrame):
+    pandas = sys.modules.get("pandas")  # a frame or Timestamp means pandas is loaded: never import it for them
+    if pandas is not None and isinstance(data, pandas.DataFrame):
         data = [{k: _plain(v) for k, v in row.items()} for row in data.to_dict(orient="records")]
     click.echo(json.dumps(data, default=_plain, indent=2, ensure_ascii=False))
 
 
 def format_cell(value: Any) -> str:
+    pandas = sys.modules.get("pandas")
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, float):
         return f"{value:,.2f}"
-    if isinstance(value, pd.Timestamp):
+    if pandas is not None and isinstance(value, pandas.Timestamp):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in value.items())
     return str(value)
 
 
-def emit_table(frame: pd.DataFrame, title: str | None = None, limit: int | None = None) -> None:
+def emit_table(frame: pd.DataFrame | list[dict[str, Any]], title: str | None = None, limit: int | None = None) -> None:
+    """Print ``frame`` as a table; a list of rows (dicts with the same keys) needs no pandas."""
+    from rich.table import Table
+
+    if isinstance(frame, list):
+        columns = list(frame[0]) if frame else []
+        numeric = [all(isinstance(row[c], (int, float)) and not isinstance(row[c], bool) for row in frame)
+                   for c in columns]
+        rows = [tuple(row[c] for c in columns) for row in frame]
+    else:
+        import pandas as pd
+
+        columns = list(frame.columns)
+        numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in columns]
+        rows = frame.itertuples(index=False, name=None)
     table = Table(title=title, show_lines=False, header_style="bold")
-    for column in frame.columns:
-        numeric = pd.api.types.is_numeric_dtype(frame[column])
-        table.add_column(str(column), justify="right" if numeric else "left")
-    shown = frame if limit is None else frame.head(limit)
-    for row in shown.itertuples(index=False, name=None):
+    for column, is_numeric in zip(columns, numeric):
+        table.add_column(str(column), justify="right" if is_numeric else "left")
+    for row in itertools.islice(rows, limit):
         table.add_row(*(format_cell(v) for v in row))
     console.print(table)
     if limit is not None and len(frame) > limit:

@@ -7,24 +7,26 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ..collect import stop_on_signals
-from ..lifecycle import FORMATS, backup as backup_store, cleanup as cleanup_store, export as export_points
-from ..lifecycle import restore as restore_archive, set_retention, show_retention, verify
-from ..lifecycle.chunks import ALL_TIME_END, ALL_TIME_START
-from ..lifecycle.maintain import MaintenanceRun, run_maintenance
-from ..lifecycle.optimize import DEFAULT_EVERY, optimize as optimize_store
-from ..rollups import find_rollups
-from ..stores.base import Selection
+from ..lifecycle import FORMATS
 from .common import DURATION, TIME, AppContext, console, emit_json, emit_table, handle_errors, json_option, pass_app
+
+if TYPE_CHECKING:
+    from ..lifecycle.maintain import MaintenanceRun
+    from ..stores.base import Selection
 
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 
 
 def _selection(start: datetime | None, end: datetime | None, equipment: tuple[str, ...],
                metric: tuple[str, ...]) -> Selection:
+    # imported here, not at the top: `vigileos --help` must not pay for pandas and pyarrow
+    from ..lifecycle.chunks import ALL_TIME_END, ALL_TIME_START
+    from ..stores.base import Selection
+
     return Selection(start or ALL_TIME_START, end or ALL_TIME_END, equipment_ids=equipment or None,
                      metric_types=metric or None)
 
@@ -67,6 +69,8 @@ def backup_create(app: AppContext, path: Path, start: datetime | None, end: date
                   equipment: tuple[str, ...], metric: tuple[str, ...], quiet: bool, as_json: bool) -> None:
     """Write the store (or a selection) to PATH: a folder, or a .tar file, of Parquet
     parts plus manifest.json (counts, time range, sha256 of every file)."""
+    from ..lifecycle import backup as backup_store
+
     result = backup_store(app.store, path, _selection(start, end, equipment, metric), progress=not quiet)
     if as_json:
         emit_json({"path": str(result.path), "files": result.files, "points": result.points})
@@ -81,6 +85,8 @@ def backup_create(app: AppContext, path: Path, start: datetime | None, end: date
 @handle_errors
 def backup_verify(path: Path, as_json: bool) -> None:
     """Check an archive's manifest, checksums and counts (exit code 3 when damaged)."""
+    from ..lifecycle import verify
+
     result = verify(path)
     if as_json:
         emit_json({"path": str(result.path), "ok": True, "files": result.files, "points": result.points,
@@ -100,6 +106,8 @@ def backup_verify(path: Path, as_json: bool) -> None:
 def restore(app: AppContext, path: Path, quiet: bool, as_json: bool) -> None:
     """Verify the archive at PATH, then load it into the store (any backend).
     Points already there with the same series and time are replaced."""
+    from ..lifecycle import restore as restore_archive
+
     result = restore_archive(app.store, path, progress=not quiet)
     if as_json:
         emit_json({"path": str(result.path), "files": result.files, "points": result.points})
@@ -120,6 +128,9 @@ def restore(app: AppContext, path: Path, quiet: bool, as_json: bool) -> None:
 def export(app: AppContext, path: Path, fmt: str | None, start: datetime | None, end: datetime | None,
            equipment: tuple[str, ...], metric: tuple[str, ...], overwrite: bool, quiet: bool, as_json: bool) -> None:
     """Export points (all, or a selection) to one CSV, Parquet or line-protocol file."""
+    from ..lifecycle import export as export_points
+    from ..rollups import find_rollups
+
     result = export_points(app.store, _selection(start, end, equipment, metric), path, fmt, progress=not quiet,
                            overwrite=overwrite)
     if as_json:
@@ -149,6 +160,8 @@ def export(app: AppContext, path: Path, fmt: str | None, start: datetime | None,
 def cleanup(app: AppContext, older_than: timedelta | None, dry_run: bool, equipment: tuple[str, ...],
             metric: tuple[str, ...], as_json: bool) -> None:
     """Delete points older than --older-than (UTC clock), or count them with --dry-run."""
+    from ..lifecycle import cleanup as cleanup_store
+
     result = cleanup_store(app.store, older_than, dry_run=dry_run, equipment_ids=equipment or None,
                            metric_types=metric or None)
     verb = "Would delete" if result.dry_run else "Deleted"
@@ -172,6 +185,8 @@ def retention() -> None:
 @handle_errors
 def retention_show(app: AppContext, as_json: bool) -> None:
     """The store's retention (InfluxQL: retention policy; InfluxDB 2: bucket rule; embedded: setting file)."""
+    from ..lifecycle import show_retention
+
     _emit_retention(show_retention(app.store), as_json)
 
 
@@ -183,6 +198,8 @@ def retention_show(app: AppContext, as_json: bool) -> None:
 @handle_errors
 def retention_set(app: AppContext, days: int, as_json: bool) -> None:
     """Set the retention. Embedded stores apply it on `vigileos cleanup`; InfluxDB by itself."""
+    from ..lifecycle import set_retention
+
     _emit_retention(set_retention(app.store, days), as_json)
 
 
@@ -213,6 +230,8 @@ def optimize(app: AppContext, older_than: timedelta, every: timedelta, dry_run: 
     the exact state changes) in equipment_metrics_<every>, verify them, then remove
     the raw points. Status changes and alerts stay raw. Analytics read the rollups
     for older time, so availability figures stay exact."""
+    from ..lifecycle.optimize import DEFAULT_EVERY, optimize as optimize_store
+
     result = optimize_store(app.store, older_than, every or DEFAULT_EVERY, staleness=app.settings.staleness,
                             dry_run=dry_run, progress=not quiet and not as_json)
     if as_json:
@@ -257,6 +276,9 @@ def maintain(app: AppContext, every: timedelta, optimize_older_than: timedelta |
     (`vigileos retention set`; InfluxDB servers apply theirs themselves) and, with
     --optimize-older-than, downsample. A failed run is reported; the next one still
     happens. Stops cleanly on Ctrl-C or SIGTERM."""
+    from ..collect import stop_on_signals
+    from ..lifecycle.maintain import run_maintenance
+
     stop = threading.Event()
     runs: list[dict] = []
 

@@ -7,10 +7,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
-import pandas as pd
 
-from ..predictive import load_model, save_model, score_fleet, train_model
-from ..predictive.models import classifier_zoo
+from ..predictive import CLASSIFIERS
 from .common import DURATION, TIME, AppContext, console, emit_json, emit_table, handle_errors, json_option, \
     pass_app, period_options
 
@@ -26,7 +24,7 @@ def predict() -> None:
 @period_options("now-60d")
 @click.option("--horizon", type=DURATION, default="24h", show_default=True,
               help="Predict failures within this time after each snapshot.")
-@click.option("--model", "model_name", type=click.Choice(list(classifier_zoo())), default="gradient_boosting",
+@click.option("--model", "model_name", type=click.Choice(CLASSIFIERS), default="gradient_boosting",
               show_default=True, help="Which model to fit.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL_PATH,
               show_default=True, help="Model file (joblib); its metadata goes beside it as .json.")
@@ -37,6 +35,11 @@ def predict() -> None:
 def train(app: AppContext, start: datetime, end: datetime, horizon: timedelta, model_name: str, output: Path,
           no_evaluate: bool, as_json: bool) -> None:
     """Fit a model on the period's snapshots and save it with its metadata."""
+    # imported here, not at the top: scikit-learn and pandas cost seconds at startup
+    import pandas as pd
+
+    from ..predictive import save_model, train_model
+
     model = train_model(app.store, start, end, horizon=horizon, model=model_name, evaluate=not no_evaluate)
     path = save_model(model, output)
     if as_json:
@@ -59,6 +62,8 @@ def train(app: AppContext, start: datetime, end: datetime, horizon: timedelta, m
 @handle_errors
 def score(app: AppContext, model_path: Path, now: datetime, equipment_ids: tuple[str, ...], as_json: bool) -> None:
     """Risk of failing within the model's horizon, per operational equipment (highest first)."""
+    from ..predictive import load_model, score_fleet
+
     model = load_model(model_path)
     frame = score_fleet(app.store, model, now, list(equipment_ids) or None)
     shown = frame[["equipment_id", "time", "risk", "warning"]]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..reports import BATCH_MODES, REPORTS, apply_overrides, read_parameter_file, run_batch, run_report
+from ..reports import BATCH_MODES, REPORTS
 from .common import AppContext, console, handle_errors, pass_app
 
 
@@ -32,6 +32,9 @@ def report(app: AppContext, name: str, param_file: Path | None, overrides: tuple
     The store is --store / VIGILEOS_STORE_URL unless the parameters name one.
     Exit codes: 3 bad parameter, 6 the report failed (the partial notebook is kept).
     """
+    # imported here, not at the top: papermill, nbconvert and pandas cost seconds at startup
+    from ..reports import apply_overrides, read_parameter_file, run_batch, run_report
+
     raw = apply_overrides(read_parameter_file(param_file) if param_file else {}, overrides)
     raw.setdefault("store_url", app.store_url)
     if batch:

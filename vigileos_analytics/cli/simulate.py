@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from ..simulate import FleetSpec
-from ..simulation_io import follow, simulate_into_store
 from .common import DURATION, TIME, AppContext, console, handle_errors, pass_app
 
 
@@ -34,6 +32,10 @@ def simulate(app: AppContext, equipment: int, days: float, resolution: timedelta
              end: datetime | None, seed: int, truth_dir: Path | None, follow_live: bool, quiet: bool) -> None:
     """Simulate a fleet (seasonality, noise, maintenance, failures with degradation)
     into the store, and write its inventory and the truth beside it."""
+    # imported here, not at the top: `vigileos --help` must not pay for pandas
+    from ..simulate import FleetSpec
+    from ..simulation_io import follow, simulate_into_store
+
     spec = FleetSpec(equipment=equipment, days=days, resolution=resolution, metrics_resolution=metrics_resolution,
                      end=end, seed=seed)
     inventory_path = app.settings.inventory_path

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ..config import Settings, load_settings
 from ..errors import DashboardServerError
+from ..templates import dashboards_dir
 
 DEFAULT_HOST = "127.0.0.1"
 OVERVIEW = "fleet_overview.ipynb"
@@ -45,10 +46,8 @@ CULL_INTERVAL_S = 60
 
 
 def default_notebooks_dir() -> Path:
-    """``$VIGILEOS_DASHBOARDS_DIR``, else ``notebooks/dashboards`` of the source checkout."""
-    if os.environ.get(NOTEBOOKS_ENV):
-        return Path(os.environ[NOTEBOOKS_ENV])
-    return Path(__file__).resolve().parents[2] / "notebooks" / "dashboards"
+    """``VIGILEOS_DASHBOARDS_DIR``, else the dashboards that come with the package."""
+    return dashboards_dir()
 
 
 def free_port(host: str = DEFAULT_HOST) -> int:
@@ -66,6 +65,11 @@ def check_port_free(host: str, port: int) -> None:
         except OSError as exc:
             raise DashboardServerError(f"Port {port} on {host} is already in use ({exc.strerror}); "
                                        "choose another with --port, or leave it out to take a free one.") from exc
+
+
+def local_address(host: str) -> str:
+    """The address this machine reaches a server listening on ``host`` at (a wildcard means loopback)."""
+    return {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)
 
 
 def absolute_store_env(settings: Settings, cwd: Path) -> dict[str, str]:
@@ -176,7 +180,9 @@ def start_dashboard_server(*, port: int | None = None, host: str = DEFAULT_HOST,
     missing = [name for name in (OVERVIEW, DETAIL) if not (notebooks_dir / name).is_file()]
     if missing:
         raise DashboardServerError(f"The dashboards folder {notebooks_dir} lacks {', '.join(missing)}; "
-                                   f"set {NOTEBOOKS_ENV} to the folder holding {OVERVIEW} and {DETAIL}.")
+                                   f"set {NOTEBOOKS_ENV} to the folder holding {OVERVIEW} and {DETAIL} "
+                                   "(`vigileos templates copy DIR` makes editable copies), or unset it to use the "
+                                   "ones that come with the package.")
     if env is None:
         env = {**os.environ, **absolute_store_env(load_settings(), Path.cwd())}
     if port:
@@ -188,7 +194,7 @@ def start_dashboard_server(*, port: int | None = None, host: str = DEFAULT_HOST,
                             cull_idle_s=cull_idle_s, cull_interval_s=cull_interval_s)
     process = subprocess.Popen(command, cwd=notebooks_dir, env=dict(env), stdout=log_file, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL)
-    server = DashboardServer(url=f"http://{host}:{port}/", port=port, process=process, log_path=log_path,
+    server = DashboardServer(url=f"http://{local_address(host)}:{port}/", port=port, process=process, log_path=log_path,
                              _log_file=log_file)
     try:
         _wait_until_up(server, timeout_s)

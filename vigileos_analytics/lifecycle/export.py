@@ -32,9 +32,9 @@ from ..errors import ValidationError
 from ..schema import CORE_COLUMNS, normalize_points_frame
 from ..stores.base import MetricsStore, Selection
 from ..stores.lineprotocol import encode_lines
+from . import FORMATS
 from .chunks import DEFAULT_CHUNK_POINTS, plan_chunks, read_chunks, tag_columns
 
-FORMATS = ("csv", "parquet", "lp")
 _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".lp": "lp", ".line": "lp"}
 
 

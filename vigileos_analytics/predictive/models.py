@@ -28,11 +28,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import SUPERVISED, UNSUPERVISED
+
 __all__ = ["ThresholdRuleClassifier", "ConstantRULRegressor", "classifier_zoo", "rul_zoo", "risk_scores",
            "SUPERVISED", "UNSUPERVISED"]
-
-UNSUPERVISED = ("isolation_forest",)
-SUPERVISED = ("constant", "threshold_rule", "logistic_regression", "gradient_boosting", "random_forest")
 
 
 class ThresholdRuleClassifier(ClassifierMixin, BaseEstimator):
@@ -155,7 +154,8 @@ class ConstantRULRegressor(RegressorMixin, BaseEstimator):
 
 
 def classifier_zoo(random_state: int = 0) -> dict[str, Any]:
-    """Fresh, unfitted models by name (see :data:`SUPERVISED`, :data:`UNSUPERVISED`)."""
+    """Fresh, unfitted models by name: :data:`CLASSIFIERS`, in that order (the CLI offers
+    those names without importing this module)."""
     return {
         "constant": DummyClassifier(strategy="prior"),
         "threshold_rule": ThresholdRuleClassifier(),

@@ -19,15 +19,20 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+#: The report notebooks, and the ways a batch splits a selection: here so that the
+#: CLI can offer them as choices without importing any report module.
+REPORTS = ("monthly_availability", "equipment_detail", "trend_analysis", "equipment_comparison")
+BATCH_MODES = ("equipment", "site")
+
 _EXPORTS = {
-    "BATCH_MODES": ".batch", "BatchOutputs": ".batch", "run_batch": ".batch",
-    "REPORTS": ".context", "ReportContext": ".context", "open_report": ".context",
+    "BatchOutputs": ".batch", "run_batch": ".batch",
+    "ReportContext": ".context", "open_report": ".context",
     "DEFAULT_THRESHOLDS": ".parameters", "FORMATS": ".parameters", "ReportParameters": ".parameters",
     "apply_overrides": ".parameters", "parse_parameters": ".parameters", "read_parameter_file": ".parameters",
     "ReportOutputs": ".runner", "run_report": ".runner",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "BATCH_MODES", "REPORTS"])
 
 
 def __getattr__(name: str) -> Any:

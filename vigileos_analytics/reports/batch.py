@@ -20,11 +20,11 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..errors import ReportError, ValidationError, VigileosError
+from . import BATCH_MODES
 from .context import _service
 from .parameters import parse_parameters
 from .runner import ReportOutputs, prepare, run_report
 
-BATCH_MODES = ("equipment", "site")
 MAX_WORKERS = 8
 
 

@@ -23,9 +23,8 @@ from ..i18n import Translator
 from ..import_speed import skip_slow_iri_checker
 from ..schema import AVAILABILITY
 from ..stores import open_store
+from . import REPORTS
 from .parameters import ReportParameters, default_period, parse_parameters, period_label
-
-REPORTS = ("monthly_availability", "equipment_detail", "trend_analysis", "equipment_comparison")
 
 
 def check_report_name(name: str) -> str:

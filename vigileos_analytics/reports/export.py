@@ -11,7 +11,6 @@ tables to the page and keep headings with what follows them.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -63,14 +62,23 @@ def to_html(nb: nbformat.NotebookNode, target: Path, title: str) -> Path:
 
 
 def chromium_path() -> str:
-    """The Chromium to print with; ReportError when none is installed."""
-    configured = os.environ.get("VIGILEOS_CHROMIUM")
-    for candidate in ([configured] if configured else []) + ["chromium", "chromium-browser", "google-chrome"]:
-        found = shutil.which(candidate) if candidate else None
+    """The Chromium to print with (``VIGILEOS_CHROMIUM``, else one on PATH); ReportError when none is there."""
+    from ..config import load_settings
+
+    configured = load_settings().chromium.strip()
+    if configured:
+        found = shutil.which(configured)
+        if not found:
+            raise ReportError(f"VIGILEOS_CHROMIUM is {configured!r}, which is not an executable program: set it to "
+                              "the path of Chromium, or unset it to use the one on PATH.")
+        return found
+    for candidate in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(candidate)
         if found:
             return found
-    raise ReportError("No Chromium found to print the PDF: install it (apt-get install -y chromium) or set "
-                      "VIGILEOS_CHROMIUM to its path, or leave pdf out of the report's formats.")
+    raise ReportError("No Chromium found to print the PDF: install it (apt-get install -y chromium, or "
+                      "`bash scripts/install-system-deps.sh chromium` in the repository) or set VIGILEOS_CHROMIUM "
+                      "to its path, or leave pdf out of the report's formats (-p formats=html,xlsx).")
 
 
 def to_pdf(html_path: Path, target: Path) -> Path:

@@ -111,8 +111,8 @@ def _time(key: str, value: Any) -> datetime | None:
 def _equipment(value: Any) -> tuple[str, ...] | None:
     if value is None or value == []:
         return None
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)):
+    items = [f.strip() for f in value.split(",")] if isinstance(value, str) else value  # -p formats=html,xlsx
+    if not isinstance(items, (list, tuple)) or not items:
         raise _fail("equipment", "an equipment id or a list of ids", value)
     try:
         return tuple(validate_equipment_id(v) for v in items)
@@ -138,8 +138,8 @@ def _thresholds(value: Any) -> dict[str, float]:
 
 
 def _formats(value: Any) -> tuple[str, ...]:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)) or not all(f in FORMATS for f in items):
+    items = [f.strip() for f in value.split(",")] if isinstance(value, str) else value  # -p formats=html,xlsx
+    if not isinstance(items, (list, tuple)) or not items or not all(f in FORMATS for f in items):
         raise _fail("formats", f"a list drawn from {', '.join(FORMATS)}", value)
     return tuple(dict.fromkeys(items))
 

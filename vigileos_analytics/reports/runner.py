@@ -23,6 +23,7 @@ from traitlets import default
 
 from ..errors import ReportError
 from ..i18n import Translator
+from ..templates import reports_dir
 from ..import_speed import skip_slow_iri_checker
 from .context import _service, check_report_name, resolve
 
@@ -40,9 +41,8 @@ KERNEL_ENV = {"PLOTLY_RENDERER": "notebook", "MPLBACKEND": "Agg", "PYDEVD_DISABL
 
 
 def notebooks_dir() -> Path:
-    """Where the report notebooks are: VIGILEOS_NOTEBOOKS_DIR, else notebooks/reports of the checkout."""
-    configured = os.environ.get("VIGILEOS_NOTEBOOKS_DIR")
-    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "notebooks" / "reports"
+    """Where the report notebooks are: VIGILEOS_REPORTS_DIR, else the ones that come with the package."""
+    return reports_dir()
 
 
 class ReportKernelManager(AsyncKernelManager):
@@ -106,8 +106,9 @@ def execute(name: str, params: ReportParameters, folder: Path, tables_dir: Path 
     """Execute ``notebooks/reports/<name>.ipynb`` with ``params`` into ``folder``."""
     source = notebooks_dir() / f"{name}.ipynb"
     if not source.is_file():
-        raise ReportError(f"The report notebook {source} does not exist; set VIGILEOS_NOTEBOOKS_DIR to the folder "
-                          "that holds the report notebooks.")
+        raise ReportError(f"The report notebook {source} does not exist; set VIGILEOS_REPORTS_DIR to the folder "
+                          "that holds the report notebooks (`vigileos templates copy DIR` makes editable copies), "
+                          "or unset it to use the ones that come with the package.")
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{name}.ipynb"
     values = params.to_notebook() | {"tables_dir": str(tables_dir) if tables_dir else None}

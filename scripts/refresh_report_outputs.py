@@ -2,7 +2,7 @@
 
 Run after changing a report notebook or what it shows::
 
-    .venv/bin/python notebooks/reports/refresh_checked_outputs.py
+    .venv/bin/python scripts/refresh_report_outputs.py
 
 It fills a temporary store with NBVAL_FLEET (the same fleet tests/test_reports.py
 builds), executes every notebook with its default parameters against it, and keeps
@@ -23,7 +23,7 @@ from vigileos_analytics.simulate import FleetSpec
 from vigileos_analytics.simulation_io import simulate_into_store
 from vigileos_analytics.stores import open_store
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1] / "notebooks" / "reports"  # the source notebooks
 #: Keep in step with tests/test_reports.py.
 NBVAL_FLEET = FleetSpec(equipment=4, days=10, end=datetime(2024, 1, 15, tzinfo=timezone.utc), seed=11,
                         gaps_per_month=0.0)
