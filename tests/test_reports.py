@@ -148,7 +148,7 @@ def test_pdf_of_equipment_detail_has_a_chart_on_page_one(base_params, tmp_path) 
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    (["-p", "equipment=[EQ-9999]"], "Unknown equipment 'EQ-9999'"),
+    (["-p", "equipment=[EQ-9999]"], "unknown equipment 'EQ-9999'"),
     (["-p", "start=2024-01-10", "-p", "end=2024-01-05"], "ends before it starts"),
     (["-p", "month=2024-13", "-p", "start=null", "-p", "end=null"], "must be a month written YYYY-MM"),
     (["-p", "colour=red"], "Unknown report parameter(s) 'colour'"),

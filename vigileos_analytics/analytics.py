@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import availability as av
 from .errors import ValidationError
-from .inventory import load_inventory, validate_inventory
+from .inventory import load_inventory, require_known_equipment, validate_inventory
 from .rollups import TieredStore
 from .schema import (AVAILABILITY, MAINTENANCE, OFFLINE, OPERATIONAL, PERFORMANCE_METRICS, STATUS_CHANGE,
                      to_utc, validate_range)
@@ -109,12 +109,7 @@ class EquipmentAnalyticsService:
         if equipment_ids is None:
             return everything
         ids = [equipment_ids] if isinstance(equipment_ids, str) else list(equipment_ids)
-        unknown = [e for e in ids if e not in set(everything)]
-        if unknown:
-            raise ValidationError(
-                f"unknown equipment {unknown[0]!r}: it is neither in the inventory nor in the store. "
-                f"Known: {', '.join(everything[:10])}{' ...' if len(everything) > 10 else ''}.",
-                field="equipment_id", value=unknown[0])
+        require_known_equipment(ids, everything)
         return ids
 
     # -- raw metrics -------------------------------------------------------------------

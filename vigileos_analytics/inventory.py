@@ -6,6 +6,7 @@ when present; other columns are kept as they are.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -61,3 +62,17 @@ def write_inventory(frame: pd.DataFrame, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     validate_inventory(frame, str(path)).to_csv(path, index=False)
     return path
+
+
+def require_known_equipment(ids: Sequence[str], known: Sequence[str], field: str = "equipment_id") -> None:
+    """Raise ValidationError naming every id of ``ids`` that is not in ``known`` (the inventory and
+    the store's equipment); linear in both, so 10,000 ids cost milliseconds."""
+    known_set = set(known)
+    unknown = [e for e in ids if e not in known_set]
+    if unknown:
+        raise ValidationError(f"unknown equipment {_first_ten(list(map(repr, unknown)))}: neither in the inventory "
+                              f"nor in the store. Known: {_first_ten(list(known))}.", field=field, value=unknown[0])
+
+
+def _first_ten(items: list[str]) -> str:
+    return ", ".join(items[:10]) + (f" and {len(items) - 10:,} more" if len(items) > 10 else "")

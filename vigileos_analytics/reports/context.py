@@ -20,6 +20,7 @@ from ..analytics import EquipmentAnalyticsService
 from ..config import load_settings
 from ..errors import ValidationError
 from ..i18n import Translator
+from ..inventory import require_known_equipment
 from ..import_speed import skip_slow_iri_checker
 from ..schema import AVAILABILITY
 from ..stores import open_store
@@ -92,12 +93,7 @@ def _select_equipment(params: ReportParameters, everything: pd.DataFrame) -> pd.
                               field="store_url", value=params.store_url)
     selected = everything
     if params.equipment is not None:
-        unknown = [e for e in params.equipment if e not in set(known)]
-        if unknown:
-            raise ValidationError(
-                f"Unknown equipment {', '.join(map(repr, unknown))}: neither in the inventory nor in the store. "
-                f"Known: {', '.join(known[:10])}{' ...' if len(known) > 10 else ''}.",
-                field="equipment", value=unknown[0])
+        require_known_equipment(params.equipment, known, field="equipment")
         order = {e: i for i, e in enumerate(params.equipment)}
         selected = everything[everything["equipment_id"].isin(order)].copy()
         selected = selected.iloc[selected["equipment_id"].map(order).argsort()]
