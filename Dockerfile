@@ -7,7 +7,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 RUN apt-get update \
     && apt-get install -y --no-install-recommends chromium fonts-liberation curl \
     && rm -rf /var/lib/apt/lists/*
-RUN useradd --create-home --uid 1000 vigileos
+# The working folder and the ones compose mounts volumes on belong to the user that runs
+# the workbench (a folder made by WORKDIR or by a volume mount would belong to root).
+RUN useradd --create-home --uid 1000 vigileos \
+    && mkdir -p /home/vigileos/work/data /home/vigileos/work/reports \
+    && chown -R vigileos:vigileos /home/vigileos/work
 WORKDIR /src
 COPY pyproject.toml README.md constraints.txt ./
 COPY vigileos_analytics ./vigileos_analytics
