@@ -51,13 +51,9 @@ def main(ctx: click.Context, store_url: str | None) -> None:
 
 
 def _attach_commands() -> None:
+    # Every module is part of the package: one that fails to import is a broken install, said at once.
     for module_name, names in _COMMANDS:
-        try:
-            module = importlib.import_module(module_name, __name__)
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__name__}{module_name}":
-                continue  # an optional command module that is not part of this build
-            raise
+        module = importlib.import_module(module_name, __name__)
         for name in names:
             main.add_command(getattr(module, name))
 
