@@ -12,8 +12,9 @@ lists the model names (:data:`CLASSIFIERS`) without it.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .evaluate import EvaluationResult, evaluate_models, split_by_time_and_equipment
@@ -42,12 +43,4 @@ __all__ = ["FeatureSpec", "build_features", "add_labels", "feature_names", "stat
            "CLASSIFIERS", "SUPERVISED", "UNSUPERVISED"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

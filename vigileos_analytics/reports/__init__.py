@@ -16,8 +16,7 @@ charts does not pay for papermill and nbformat (seconds of import time).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 #: The report notebooks, and the ways a batch splits a selection: here so that the
 #: CLI can offer them as choices without importing any report module.
@@ -35,12 +34,4 @@ _EXPORTS = {
 __all__ = sorted([*_EXPORTS, "BATCH_MODES", "REPORTS"])
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
