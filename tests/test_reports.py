@@ -227,3 +227,27 @@ def test_nbval_runs_every_report_notebook(fleet_dir, tmp_path) -> None:
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert " passed" in done.stdout and "failed" not in done.stdout
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_chart_without_data_says_so_instead_of_drawing_empty_axes(language) -> None:
+    """A period with no status data (e.g. imported CPU series only) drew empty axes spanning
+    the year 2000; every chart now says there is nothing to show, in the report's language."""
+    import pandas as pd
+
+    from vigileos_analytics.i18n import Translator
+    from vigileos_analytics.reports import charts
+
+    tr = Translator(language)
+    empty = pd.DataFrame({"equipment_id": pd.Series(dtype=str), "name": pd.Series(dtype=str),
+                          "status": pd.Series(dtype=str), "start": pd.Series(dtype="datetime64[ns, UTC]"),
+                          "end": pd.Series(dtype="datetime64[ns, UTC]"), "duration_s": pd.Series(dtype=float)})
+    figure = charts.state_timeline(empty, tr)
+    assert [a.text for a in figure.layout.annotations] == [tr.t("common.no_rows")]
+    assert figure.layout.xaxis.visible is False and figure.layout.yaxis.visible is False
+    one = pd.DataFrame({
+        "equipment_id": ["EQ-1"], "name": ["Server 1"], "status": ["operational"],
+        "start": pd.to_datetime(["2024-01-01"], utc=True), "end": pd.to_datetime(["2024-01-02"], utc=True),
+        "duration_s": [86400.0]})
+    drawn = charts.state_timeline(one, tr)
+    assert not drawn.layout.annotations and drawn.layout.xaxis.visible is not False

@@ -44,7 +44,7 @@ def check(app: AppContext, rules_path: Path | None, now: datetime, equipment_ids
         emit_json({"now": result.now, "rules": str(rules_path), "raised": _records(result.raised), "ongoing": _records(result.ongoing),
                    "resolved": _records(result.resolved)})
         return
-    console.print(f"Rules: {rules_path}", highlight=False)
+    console.print(f"Rules: {rules_path}", highlight=False, soft_wrap=True)
     console.print(f"Alerts at {result.now:%Y-%m-%d %H:%M} UTC: {len(result.raised)} raised, "
                   f"{len(result.ongoing)} ongoing, {len(result.resolved)} resolved.")
     for title, frame in (("Raised", result.raised), ("Resolved", result.resolved)):

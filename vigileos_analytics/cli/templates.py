@@ -35,7 +35,7 @@ def list_(app: AppContext, as_json: bool) -> None:
     for what, env, value, path in rows:
         source = env if value.strip() else "package"
         missing = "" if path.exists() else "  [bold red](missing)[/]"
-        console.print(f"{what:<24} {path}  ({source}){missing}", highlight=False)
+        console.print(f"{what:<24} {path}  ({source}){missing}", highlight=False, soft_wrap=True)
 
 
 @templates.command("copy")

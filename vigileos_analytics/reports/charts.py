@@ -5,6 +5,8 @@ texts come from the catalogue, times are UTC. Figures are sized for an A4 page.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -18,11 +20,21 @@ COLORS = {OPERATIONAL: "#2e9d5b", MAINTENANCE: "#f0a202", OFFLINE: "#d1361f", "u
 PALETTE = ["#0b3d91", "#d1361f", "#2e9d5b", "#f0a202", "#6b4fbb", "#00a3bf", "#8d6e63", "#e75480"]
 
 
-def _layout(fig: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:
+def _layout(fig: go.Figure, tr: Translator, title: str, height: int = HEIGHT) -> go.Figure:
     fig.update_layout(title={"text": title, "x": 0.01, "font": {"size": 16}}, height=height, template="plotly_white",
                       margin={"l": 60, "r": 20, "t": 50, "b": 40}, colorway=PALETTE,
                       legend={"orientation": "h", "y": -0.15}, font={"family": "Segoe UI, Helvetica, Arial"})
+    if not any(_has_points(trace) for trace in fig.data):
+        # Empty axes would read as data (plotly spans an arbitrary year 2000): say there is none.
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        fig.add_annotation(text=tr.t("common.no_rows"), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                           font={"size": 14, "color": "#6b7280"})
     return fig
+
+
+def _has_points(trace: Any) -> bool:
+    return any(getattr(trace, axis, None) is not None and len(getattr(trace, axis)) > 0 for axis in ("x", "y", "z"))
 
 
 def _metric_title(tr: Translator, metric: str) -> str:
@@ -44,7 +56,7 @@ def availability_ranking(table: pd.DataFrame, tr: Translator, target: float | No
     if target is not None:
         fig.add_vline(x=target, line_dash="dash", line_color="#52606d", annotation_yanchor="bottom",
                       annotation_text=tr.t("charts.target", value=tr.percent(target)))  # above the bars
-    return _layout(fig, tr.t("charts.ranking"), height=max(HEIGHT, 22 * len(data) + 110))
+    return _layout(fig, tr, tr.t("charts.ranking"), height=max(HEIGHT, 22 * len(data) + 110))
 
 
 def daily_heatmap(daily: pd.DataFrame, tr: Translator) -> go.Figure:
@@ -58,7 +70,7 @@ def daily_heatmap(daily: pd.DataFrame, tr: Translator) -> go.Figure:
                                colorscale=[[0, COLORS[OFFLINE]], [0.5, COLORS[MAINTENANCE]], [1, COLORS[OPERATIONAL]]],
                                colorbar={"title": "%"}, hovertemplate="%{y}<br>%{x}: %{z:.2f} %<extra></extra>"))
     fig.update_xaxes(type="category", tickangle=-90, tickfont_size=10)  # one label a day, even on a page
-    fig = _layout(fig, tr.t("charts.heatmap"), height=max(HEIGHT, 20 * len(matrix) + 150))
+    fig = _layout(fig, tr, tr.t("charts.heatmap"), height=max(HEIGHT, 20 * len(matrix) + 150))
     return fig.update_layout(margin={"b": 80})
 
 
@@ -75,7 +87,7 @@ def state_timeline(periods: pd.DataFrame, tr: Translator) -> go.Figure:
             hovertemplate="%{base|%Y-%m-%d %H:%M} UTC, %{customdata:.1f} h<extra>" + tr.label("status", status) + "</extra>"))
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(type="date", title=tr.t("charts.time_utc"))
-    return _layout(fig, tr.t("charts.timeline"), height=max(220, 40 * labels.nunique() + 140))
+    return _layout(fig, tr, tr.t("charts.timeline"), height=max(220, 40 * labels.nunique() + 140))
 
 
 def performance_curves(series: pd.DataFrame, thresholds: dict[str, float], tr: Translator) -> go.Figure:
@@ -92,7 +104,7 @@ def performance_curves(series: pd.DataFrame, thresholds: dict[str, float], tr: T
         if metric in thresholds:
             fig.add_hline(y=thresholds[metric], line_dash="dash", line_color=COLORS[OFFLINE], row=row, col=1,
                           annotation_text=tr.t("charts.threshold", value=tr.number(thresholds[metric], 0)))
-    return _layout(fig, tr.t("charts.performance"), height=230 * max(len(metrics), 1) + 80)
+    return _layout(fig, tr, tr.t("charts.performance"), height=230 * max(len(metrics), 1) + 80)
 
 
 def daily_lines(daily: pd.DataFrame, tr: Translator) -> go.Figure:
@@ -104,7 +116,7 @@ def daily_lines(daily: pd.DataFrame, tr: Translator) -> go.Figure:
     fig.update_yaxes(title=tr.t("charts.availability_axis"))
     fig.update_xaxes(title=tr.t("charts.day_utc"))
     rows = -(-labels.nunique() // 3)  # legend rows, about three entries a row on a page
-    fig = _layout(fig, tr.t("charts.daily_lines"), height=HEIGHT + 20 * rows)
+    fig = _layout(fig, tr, tr.t("charts.daily_lines"), height=HEIGHT + 20 * rows)
     return fig.update_layout(legend={"yanchor": "top", "y": -0.2})  # below the axis title, however many rows
 
 
@@ -123,7 +135,7 @@ def comparison_bars(table: pd.DataFrame, tr: Translator) -> go.Figure:
         if col > 1:
             fig.update_yaxes(showticklabels=False, row=1, col=col)
     fig.update_annotations(font_size=13)  # the subplot titles
-    fig = _layout(fig, tr.t("charts.comparison"), height=max(HEIGHT, 28 * len(table) + 150))
+    fig = _layout(fig, tr, tr.t("charts.comparison"), height=max(HEIGHT, 28 * len(table) + 150))
     return fig.update_layout(margin={"t": 80})
 
 
@@ -137,7 +149,7 @@ def trend_heatmap(trends: pd.DataFrame, tr: Translator, window_days: int = 7) ->
     fig = go.Figure(go.Heatmap(z=matrix.to_numpy(), x=list(matrix.columns), y=list(matrix.index), zmid=0,
                                zmin=-30, zmax=30, colorscale="RdYlGn_r", colorbar={"title": "%"},
                                hovertemplate="%{y} · %{x}: %{z:+.1f} %<extra></extra>"))
-    return _layout(fig, tr.t("charts.trend_heatmap", days=window_days), height=max(HEIGHT, 24 * len(matrix) + 140))
+    return _layout(fig, tr, tr.t("charts.trend_heatmap", days=window_days), height=max(HEIGHT, 24 * len(matrix) + 140))
 
 
 def trend_lines(series: pd.DataFrame, worse: pd.DataFrame, tr: Translator, top: int = 4) -> go.Figure:
@@ -146,9 +158,9 @@ def trend_lines(series: pd.DataFrame, worse: pd.DataFrame, tr: Translator, top: 
     chosen = series.merge(pairs, on=["equipment_id", "metric_type"])
     titles = [f"{e} · {_metric_title(tr, m)}" for e, m in pairs.itertuples(index=False)]
     fig = make_subplots(rows=max(len(pairs), 1), cols=1, shared_xaxes=True, vertical_spacing=0.1,
-                        subplot_titles=titles or [tr.t("common.no_rows")])
+                        subplot_titles=titles or None)
     for row, (eq, metric) in enumerate(pairs.itertuples(index=False), start=1):  # at most ``top`` panels
         part = chosen[(chosen["equipment_id"] == eq) & (chosen["metric_type"] == metric)]
         fig.add_trace(go.Scatter(x=part["time"], y=part["mean"], mode="lines", line={"color": PALETTE[row % 8]},
                                  showlegend=False, name=f"{eq} {metric}"), row=row, col=1)
-    return _layout(fig, tr.t("charts.worsening"), height=200 * max(len(pairs), 1) + 80)
+    return _layout(fig, tr, tr.t("charts.worsening"), height=200 * max(len(pairs), 1) + 80)
