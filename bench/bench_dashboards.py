@@ -25,8 +25,8 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from vigileos_analytics.dashboards.server import start_dashboard_server
-from vigileos_analytics.simulate import FleetSpec
-from vigileos_analytics.simulation_io import simulate_into_store
+from vigileos_analytics.ingest.simulate import FleetSpec
+from vigileos_analytics.ingest.simulation_io import simulate_into_store
 from vigileos_analytics.stores import open_store
 
 END = datetime(2024, 2, 1, tzinfo=timezone.utc)

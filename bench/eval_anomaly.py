@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from vigileos_analytics.anomaly import THRESHOLD, anomaly_windows, score_series
+from vigileos_analytics.analytics.anomaly import THRESHOLD, anomaly_windows, score_series
 
 STEP_MIN = 5
 N = 1500

@@ -20,8 +20,8 @@ import pandas as pd
 
 from vigileos_analytics.predictive import build_dataset, evaluate_models, split_by_time_and_equipment
 from vigileos_analytics.schema import CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME, TEMPERATURE
-from vigileos_analytics.simulate import FleetSpec
-from vigileos_analytics.simulation_io import simulate_into_store
+from vigileos_analytics.ingest.simulate import FleetSpec
+from vigileos_analytics.ingest.simulation_io import simulate_into_store
 from vigileos_analytics.stores import open_store
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import nbformat
 import papermill
 
-from vigileos_analytics.simulate import FleetSpec
-from vigileos_analytics.simulation_io import simulate_into_store
+from vigileos_analytics.ingest.simulate import FleetSpec
+from vigileos_analytics.ingest.simulation_io import simulate_into_store
 from vigileos_analytics.stores import open_store
 
 HERE = Path(__file__).resolve().parents[1] / "notebooks" / "reports"  # the source notebooks

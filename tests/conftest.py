@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from vigileos_analytics.simulate import FleetSpec
-from vigileos_analytics.simulation_io import simulate_into_store
+from vigileos_analytics.ingest.simulate import FleetSpec
+from vigileos_analytics.ingest.simulation_io import simulate_into_store
 from vigileos_analytics.stores import open_store
 
 #: The fixed end of every seeded fleet: tests never depend on the wall clock.

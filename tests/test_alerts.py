@@ -13,12 +13,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from vigileos_analytics.alert_rules import load_rules, parse_rules
-from vigileos_analytics.alerts import ALERT_METRIC, check_alerts, current_alerts, evaluate_rules, list_alerts
+from vigileos_analytics.analytics.alert_rules import load_rules, parse_rules
+from vigileos_analytics.analytics.alerts import ALERT_METRIC, check_alerts, current_alerts, evaluate_rules, list_alerts
 from vigileos_analytics.cli.alerts import alerts
 from vigileos_analytics.cli.common import AppContext
 from vigileos_analytics.errors import ConfigurationError
-from vigileos_analytics.simulate import simulate_fleet
+from vigileos_analytics.ingest.simulate import simulate_fleet
 from vigileos_analytics.stores import open_store
 from vigileos_analytics.stores.base import Selection
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vigileos_analytics.analytics import EquipmentAnalyticsService
+from vigileos_analytics.analytics.service import EquipmentAnalyticsService
 from vigileos_analytics.errors import ValidationError
-from vigileos_analytics.recording import EquipmentMetricsService
+from vigileos_analytics.ingest.recording import EquipmentMetricsService
 from vigileos_analytics.stores import open_store
 
 from .store_contract import T0, points_frame

@@ -20,10 +20,10 @@ from click.testing import CliRunner
 from influxdb_client.rest import ApiException
 
 from vigileos_analytics.cli import main
-from vigileos_analytics.connectivity import PROBE_EQUIPMENT, PROBE_METRIC, check_store, check_url
-from vigileos_analytics.diagnosis import PROBLEMS, diagnose, diagnose_http
+from vigileos_analytics.check.connectivity import PROBE_EQUIPMENT, PROBE_METRIC, check_store, check_url
+from vigileos_analytics.check.diagnosis import PROBLEMS, diagnose, diagnose_http
 from vigileos_analytics.errors import QueryError, WriteError
-from vigileos_analytics.store_facts import gather_facts, gather_facts_at, spool_backlog
+from vigileos_analytics.check.facts import gather_facts, gather_facts_at, spool_backlog
 from vigileos_analytics.stores import flux, open_store
 from vigileos_analytics.stores.base import Selection
 from vigileos_analytics.stores.influx2 import Influx2Store, read_annotated_csv

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from vigileos_analytics.cli import main
-from vigileos_analytics.collect import (HostSampler, ProbeResult, Sample, http_probe, parse_tcp_target, run_collector,
+from vigileos_analytics.ingest.collect import (HostSampler, ProbeResult, Sample, http_probe, parse_tcp_target, run_collector,
                                         tcp_probe)
 from vigileos_analytics.errors import ValidationError
 from vigileos_analytics.stores import open_store

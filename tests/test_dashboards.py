@@ -42,15 +42,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from vigileos_analytics.alert_rules import parse_rules
-from vigileos_analytics.alerts import check_alerts
-from vigileos_analytics.analytics import EquipmentAnalyticsService
+from vigileos_analytics.analytics.alert_rules import parse_rules
+from vigileos_analytics.analytics.alerts import check_alerts
+from vigileos_analytics.analytics.service import EquipmentAnalyticsService
 from vigileos_analytics.dashboards import DashboardText, build_detail, build_overview, resolve_range
 from vigileos_analytics.dashboards.heartbeat import GRACE_ENV
 from vigileos_analytics.dashboards.panels import alerts_table
 from vigileos_analytics.dashboards.server import DashboardServer, start_dashboard_server
-from vigileos_analytics.simulate import FleetSpec
-from vigileos_analytics.simulation_io import simulate_into_store
+from vigileos_analytics.ingest.simulate import FleetSpec
+from vigileos_analytics.ingest.simulation_io import simulate_into_store
 from vigileos_analytics.stores import open_store
 
 from .conftest import FLEET_END

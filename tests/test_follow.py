@@ -6,8 +6,8 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
-from vigileos_analytics.simulate import FleetSpec
-from vigileos_analytics.simulation_io import follow
+from vigileos_analytics.ingest.simulate import FleetSpec
+from vigileos_analytics.ingest.simulation_io import follow
 
 
 def test_follow_writes_new_points_as_time_passes_and_stops_cleanly(embedded_store):

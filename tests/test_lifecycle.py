@@ -21,7 +21,7 @@ from vigileos_analytics.cli.lifecycle import export as export_cmd
 from vigileos_analytics.cli.lifecycle import restore as restore_cmd
 from vigileos_analytics.cli.lifecycle import retention as retention_cmd
 from vigileos_analytics.errors import ConfigurationError, StoreConnectionError, ValidationError
-from vigileos_analytics.importing import CsvMapping, read_metrics_csv
+from vigileos_analytics.ingest.importing import CsvMapping, read_metrics_csv
 from vigileos_analytics.lifecycle import backup, cleanup, export, restore, set_retention, show_retention, verify
 from vigileos_analytics.lifecycle.chunks import all_time, plan_chunks
 from vigileos_analytics.lifecycle.retention import retention_file, shard_duration_hours

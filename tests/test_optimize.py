@@ -13,14 +13,15 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from vigileos_analytics.analytics import EquipmentAnalyticsService
+from vigileos_analytics.analytics.service import EquipmentAnalyticsService
 from vigileos_analytics.cli import main
 from vigileos_analytics.errors import RollupError, ValidationError
 from vigileos_analytics.lifecycle import backup, restore, set_retention, verify
 from vigileos_analytics.lifecycle.maintain import maintain_once, run_maintenance
 from vigileos_analytics.lifecycle.chunks import to_write_frame
 from vigileos_analytics.lifecycle.optimize import optimize
-from vigileos_analytics.rollups import TieredStore, find_rollups
+from vigileos_analytics.stores.rollups import find_rollups
+from vigileos_analytics.stores.tiered import TieredStore
 from vigileos_analytics.schema import AVAILABILITY, STATUS_CHANGE
 from vigileos_analytics.stores import open_store
 from vigileos_analytics.stores.base import Selection

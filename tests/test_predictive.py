@@ -20,7 +20,7 @@ from vigileos_analytics.errors import ConfigurationError, ValidationError
 from vigileos_analytics.predictive import (ConstantRULRegressor, FeatureSpec, ThresholdRuleClassifier, build_dataset,
                                            build_features, evaluate_models, load_model, save_model, score_fleet,
                                            split_by_time_and_equipment, train_model)
-from vigileos_analytics.simulate import simulate_fleet
+from vigileos_analytics.ingest.simulate import simulate_fleet
 from vigileos_analytics.stores import open_store
 
 from .conftest import FLEET_END, SMALL_FLEET

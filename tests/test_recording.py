@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from vigileos_analytics.errors import ValidationError, WriteError
-from vigileos_analytics.recording import EquipmentMetricsService
+from vigileos_analytics.ingest.recording import EquipmentMetricsService
 from vigileos_analytics.stores import open_store
 from vigileos_analytics.stores.base import Selection
 

@@ -24,8 +24,8 @@ from vigileos_analytics.cli.common import AppContext
 from vigileos_analytics.cli.report import report
 from vigileos_analytics.errors import ValidationError
 from vigileos_analytics.reports import parse_parameters, run_batch, run_report
-from vigileos_analytics.simulate import FleetSpec
-from vigileos_analytics.simulation_io import simulate_into_store
+from vigileos_analytics.ingest.simulate import FleetSpec
+from vigileos_analytics.ingest.simulation_io import simulate_into_store
 from vigileos_analytics.stores import open_store
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from vigileos_analytics.errors import ValidationError
-from vigileos_analytics.simulate import FleetSpec, simulate_fleet
+from vigileos_analytics.ingest.simulate import FleetSpec, simulate_fleet
 
 from .conftest import FLEET_END
 

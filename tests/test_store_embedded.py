@@ -50,7 +50,7 @@ def test_runs_and_samples_give_the_same_intervals(store_path, staleness_min):
     store.write_frame(points_frame("EQ-1", "availability", minutes, [1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 1]))
     staleness = timedelta(minutes=staleness_min)
     got = store.availability_intervals(T0, T0 + 2 * HOUR, staleness)
-    from vigileos_analytics.intervals import intervals_from_samples
+    from vigileos_analytics.stores.intervals import intervals_from_samples
 
     raw = store.query(Selection(T0 - staleness, T0 + 2 * HOUR))
     expected = intervals_from_samples(pd.DataFrame({

@@ -231,7 +231,7 @@ def test_analytics_give_the_same_answers_on_influxql_and_embedded(influx_store, 
     """The seeded fleet copied into influxd: availability and performance figures match the embedded store's."""
     from datetime import datetime, timezone
 
-    from vigileos_analytics.analytics import EquipmentAnalyticsService
+    from vigileos_analytics.analytics.service import EquipmentAnalyticsService
 
     embedded = open_store(f"duckdb:///{seeded_fleet_dir / 'metrics.duckdb'}")
     start, end = datetime(2024, 1, 29, tzinfo=timezone.utc), datetime(2024, 2, 1, tzinfo=timezone.utc)

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vigileos_analytics.analytics import EquipmentAnalyticsService
-from vigileos_analytics.simulate import FleetSpec
-from vigileos_analytics.simulation_io import simulate_into_store
+from vigileos_analytics.analytics.service import EquipmentAnalyticsService
+from vigileos_analytics.ingest.simulate import FleetSpec
+from vigileos_analytics.ingest.simulation_io import simulate_into_store
 from vigileos_analytics.stores import open_store
-from vigileos_analytics.trends import analyze_trends, slopes, threshold_breaches, worsening
+from vigileos_analytics.analytics.trends import analyze_trends, slopes, threshold_breaches, worsening
 
 END = datetime(2024, 1, 31, tzinfo=timezone.utc)
 

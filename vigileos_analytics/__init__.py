@@ -7,6 +7,11 @@ Typical use::
     analytics = EquipmentAnalyticsService(store, inventory="data/inventory.csv")
     analytics.calculate_availability("EQ-0001", start, end)
 
+The package is laid out by layer (``docs/architecture.md`` draws it): ``ingest``
+(recording, importing, collecting, simulating), ``analytics`` (availability, trends,
+anomalies, alerts), ``check`` (is the store reachable and healthy), ``stores`` (the
+backends), ``reports``, ``dashboards``, ``lifecycle``, ``predictive`` and ``cli``.
+
 Names are imported on first use, so the ``vigileos`` command starts without
 loading pandas, the stores and the analytics it does not need.
 """
@@ -15,30 +20,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._lazy import lazy_exports
+from ._imports import install_moved_modules, lazy_exports
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .analytics import AvailabilityResult, EquipmentAnalyticsService
+    from .analytics.service import AvailabilityResult, EquipmentAnalyticsService
     from .config import Settings, load_settings
     from .errors import (ConfigurationError, QueryError, ReportError, StoreBusyError, StoreConnectionError,
                          StoreError, ValidationError, VigileosError, WriteError)
-    from .recording import EquipmentMetricsService
+    from .ingest.recording import EquipmentMetricsService
     from .schema import Point
-    from .simulate import FleetSpec, simulate_fleet
+    from .ingest.simulate import FleetSpec, simulate_fleet
     from .stores import open_store
     from .stores.base import MetricsStore, Selection
 
 _EXPORTS = {
-    "AvailabilityResult": ".analytics", "EquipmentAnalyticsService": ".analytics",
+    "AvailabilityResult": ".analytics.service", "EquipmentAnalyticsService": ".analytics.service",
     "Settings": ".config", "load_settings": ".config",
     "ConfigurationError": ".errors", "QueryError": ".errors", "ReportError": ".errors",
     "StoreBusyError": ".errors", "StoreConnectionError": ".errors", "StoreError": ".errors",
     "ValidationError": ".errors", "VigileosError": ".errors", "WriteError": ".errors",
-    "EquipmentMetricsService": ".recording",
+    "EquipmentMetricsService": ".ingest.recording",
     "Point": ".schema",
-    "FleetSpec": ".simulate", "simulate_fleet": ".simulate",
+    "FleetSpec": ".ingest.simulate", "simulate_fleet": ".ingest.simulate",
     "open_store": ".stores",
     "MetricsStore": ".stores.base", "Selection": ".stores.base",
 }
@@ -69,3 +74,4 @@ __all__ = [
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+install_moved_modules(__name__)

@@ -26,7 +26,7 @@ from .errors import ValidationError
 
 MEASUREMENT = "equipment_metrics"
 #: Rollups of ``every`` live beside the raw points under ``equipment_metrics_<every>``
-#: (e.g. ``equipment_metrics_1h``); see :mod:`vigileos_analytics.rollups`.
+#: (e.g. ``equipment_metrics_1h``); see :mod:`vigileos_analytics.stores.rollups`.
 ROLLUP_MEASUREMENT_RE = re.compile(r"^equipment_metrics_([1-9][0-9]{0,4})([smhd])$")
 
 STATUS_CHANGE = "status_change"

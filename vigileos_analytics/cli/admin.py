@@ -10,8 +10,8 @@ from .common import (EXIT_STORE, AppContext, console, emit_json, emit_table, err
                      pass_app)
 
 if TYPE_CHECKING:
-    from ..connectivity import CheckReport
-    from ..store_facts import StoreFacts
+    from ..check.connectivity import CheckReport
+    from ..check.facts import StoreFacts
 
 
 @click.command("check")
@@ -36,8 +36,8 @@ def check(app: AppContext, round_trip: bool, verbose: bool, as_json: bool) -> No
     refuses the credentials, lacks the database, bucket or organisation, or loses
     the probe."""
     # imported here, not at the top: `vigileos --help` must not pay for pandas and the stores
-    from ..connectivity import check_url
-    from ..store_facts import gather_facts_at
+    from ..check.connectivity import check_url
+    from ..check.facts import gather_facts_at
 
     report = check_url(app.store_url, app.settings, round_trip=round_trip)
     facts = gather_facts_at(app.store_url, app.settings) if verbose and report.ok else None

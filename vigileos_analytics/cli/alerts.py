@@ -1,4 +1,4 @@
-"""``vigileos alerts check`` and ``vigileos alerts list``: thin over :mod:`vigileos_analytics.alerts`."""
+"""``vigileos alerts check`` and ``vigileos alerts list``: thin over :mod:`vigileos_analytics.analytics.alerts`."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ def alerts() -> None:
 @handle_errors
 def check(app: AppContext, rules_path: Path | None, now: datetime, equipment_ids: tuple[str, ...], as_json: bool) -> None:
     """Evaluate the rules over the fleet; record new and resolved alerts in the store."""
-    from ..alert_rules import load_rules
-    from ..alerts import check_alerts
+    from ..analytics.alert_rules import load_rules
+    from ..analytics.alerts import check_alerts
     from ..templates import alert_rules_path
 
     rules_path = rules_path or alert_rules_path(app.settings)
@@ -67,7 +67,7 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def list_(app: AppContext, start: datetime, end: datetime, open_only: bool, state: str | None, limit: int,
           as_json: bool) -> None:
     """Alert events (raised and resolved) of the period, newest first."""
-    from ..alerts import current_alerts, list_alerts
+    from ..analytics.alerts import current_alerts, list_alerts
 
     frame = current_alerts(app.store, end) if open_only else list_alerts(app.store, start, end, state=state)
     if as_json:

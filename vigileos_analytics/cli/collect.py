@@ -12,7 +12,7 @@ import click
 from .common import DURATION, AppContext, console, emit_json, handle_errors, json_option, pass_app
 
 if TYPE_CHECKING:
-    from ..collect import Sample
+    from ..ingest.collect import Sample
 
 
 @click.command("collect")
@@ -41,7 +41,7 @@ def collect(app: AppContext, equipment_id: str | None, interval: timedelta, prob
     written; on InfluxDB, samples taken while the server is down wait in the spool.
     Prints how many samples and points it wrote."""
     # imported here, not at the top: `vigileos --help` must not pay for pandas and requests
-    from ..collect import http_probe, run_collector, stop_on_signals, tcp_probe
+    from ..ingest.collect import http_probe, run_collector, stop_on_signals, tcp_probe
 
     if probe_url and probe_tcp:
         raise click.UsageError("Give --probe-url or --probe-tcp, not both.")

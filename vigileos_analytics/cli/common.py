@@ -81,7 +81,7 @@ class AppContext:
         return self._store
 
     def analytics(self):
-        from ..analytics import EquipmentAnalyticsService
+        from ..analytics.service import EquipmentAnalyticsService
 
         return EquipmentAnalyticsService(self.store, inventory=self.settings.inventory_path,
                                          staleness=self.settings.staleness)

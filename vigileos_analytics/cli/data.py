@@ -38,7 +38,7 @@ def record(app: AppContext, equipment_id: str, metric_type: str, value: float, t
       vigileos record EQ-0001 availability 0 -t reason=power_cut
     """
     # imported here, not at the top: `vigileos --help` must not pay for pandas and the stores
-    from ..recording import EquipmentMetricsService
+    from ..ingest.recording import EquipmentMetricsService
 
     with EquipmentMetricsService(app.store) as service:
         service.record_metric(equipment_id, metric_type, value, _key_values(tags, "--tag") or None, at)
@@ -67,7 +67,7 @@ def import_csv(app: AppContext, path: Path, layout: str, columns: tuple[str, ...
                metrics: tuple[str, ...], equipment_id: str | None, timezone: str, time_format: str | None,
                dayfirst: bool, skip_bad_rows: bool, as_json: bool) -> None:
     """Import metrics from a CSV file (bad rows are reported by line number)."""
-    from ..importing import mapping_from_options, read_metrics_csv
+    from ..ingest.importing import mapping_from_options, read_metrics_csv
 
     mapping = mapping_from_options(layout, _key_values(columns, "--column"), tags,
                                    metric_columns=tuple(metrics) or None, fixed_equipment_id=equipment_id,

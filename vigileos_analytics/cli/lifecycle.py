@@ -129,7 +129,7 @@ def export(app: AppContext, path: Path, fmt: str | None, start: datetime | None,
            equipment: tuple[str, ...], metric: tuple[str, ...], overwrite: bool, quiet: bool, as_json: bool) -> None:
     """Export points (all, or a selection) to one CSV, Parquet or line-protocol file."""
     from ..lifecycle import export as export_points
-    from ..rollups import find_rollups
+    from ..stores.rollups import find_rollups
 
     result = export_points(app.store, _selection(start, end, equipment, metric), path, fmt, progress=not quiet,
                            overwrite=overwrite)
@@ -276,7 +276,7 @@ def maintain(app: AppContext, every: timedelta, optimize_older_than: timedelta |
     (`vigileos retention set`; InfluxDB servers apply theirs themselves) and, with
     --optimize-older-than, downsample. A failed run is reported; the next one still
     happens. Stops cleanly on Ctrl-C or SIGTERM."""
-    from ..collect import stop_on_signals
+    from ..ingest.collect import stop_on_signals
     from ..lifecycle.maintain import run_maintenance
 
     stop = threading.Event()

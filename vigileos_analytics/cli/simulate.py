@@ -33,8 +33,8 @@ def simulate(app: AppContext, equipment: int, days: float, resolution: timedelta
     """Simulate a fleet (seasonality, noise, maintenance, failures with degradation)
     into the store, and write its inventory and the truth beside it."""
     # imported here, not at the top: `vigileos --help` must not pay for pandas
-    from ..simulate import FleetSpec
-    from ..simulation_io import follow, simulate_into_store
+    from ..ingest.simulate import FleetSpec
+    from ..ingest.simulation_io import follow, simulate_into_store
 
     spec = FleetSpec(equipment=equipment, days=days, resolution=resolution, metrics_resolution=metrics_resolution,
                      end=end, seed=seed)

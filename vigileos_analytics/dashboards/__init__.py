@@ -15,9 +15,9 @@ still open?), :mod:`.server` (running Voila).
 
 from __future__ import annotations
 
-from ..import_speed import skip_slow_iri_checker
+from .._imports import skip_slow_iri_checker
 
-skip_slow_iri_checker()  # before plotly's first figure reaches jsonschema; see import_speed
+skip_slow_iri_checker()  # before plotly's first figure reaches jsonschema; see vigileos_analytics._imports
 
 from .messages import DashboardText  # noqa: E402
 from .models import DetailModel, OverviewModel, build_detail, build_overview

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..analytics import EquipmentAnalyticsService
+from ..analytics.service import EquipmentAnalyticsService
 from ..config import Settings, load_settings
 from ..stores import open_store
 

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
-from ..alert_rules import SEVERITIES
-from ..alerts import ALERT_METRIC, current_alerts
-from ..analytics import UNKNOWN_STATUS, AvailabilityResult, EquipmentAnalyticsService
+from ..analytics.alert_rules import SEVERITIES
+from ..analytics.alerts import ALERT_METRIC, current_alerts
+from ..analytics.service import UNKNOWN_STATUS, AvailabilityResult, EquipmentAnalyticsService
 from ..schema import AVAILABILITY, DEFAULT_STATUSES, PERFORMANCE_METRICS, STATUS_CHANGE
 from ..stores.base import Selection
 from .feedback import EmptyStoreError

@@ -14,7 +14,7 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
-from .._lazy import lazy_exports
+from .._imports import lazy_exports
 
 if TYPE_CHECKING:
     from .archive import VerifyResult, verify

@@ -21,7 +21,7 @@ tag key (null where a point lacks the tag). ``manifest.json`` says::
      "rollups": {"equipment_metrics_1h": {"points"}}}
 
 ``points``, ``counts`` and ``time_range`` are about raw points. A store that was
-optimized also has rollups (see :mod:`vigileos_analytics.rollups`): their parts
+optimized also has rollups (see :mod:`vigileos_analytics.stores.rollups`): their parts
 carry the rollup measurement's name and are restored into it.
 
 An archive is only ever complete under its final name: it is built under a

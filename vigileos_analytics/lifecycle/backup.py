@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from ..errors import ValidationError
-from ..rollups import AVAILABILITY_STATS, HORIZON_EQUIPMENT, HORIZON_METRIC, STATS, stat_metric
+from ..stores.rollups import AVAILABILITY_STATS, HORIZON_EQUIPMENT, HORIZON_METRIC, STATS, stat_metric
 from ..stores.base import MetricsStore, Selection
 from .archive import FORMAT, FORMAT_VERSION, MANIFEST, ArchiveReader, VerifyResult, sha256_of, verify
 from .chunks import DEFAULT_CHUNK_POINTS, all_time, plan_chunks, read_chunks

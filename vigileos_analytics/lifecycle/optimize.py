@@ -1,5 +1,5 @@
 """Downsampling: roll raw points older than a cutoff up into per-window rollups
-(see :mod:`vigileos_analytics.rollups` for what a rollup holds), verify them, then
+(see :mod:`vigileos_analytics.stores.rollups` for what a rollup holds), verify them, then
 remove the raw points they replace.
 
 One run covers [previous horizon, cutoff), cutoff = ``now - older_than`` rounded
@@ -31,11 +31,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..errors import RollupError, ValidationError
-from ..rollups import (
-    AVAILABILITY, EVENT_METRICS, MAX_ROLLED_METRIC_LENGTH, SEP, STATE, find_rollups, horizon_point, rollup_points,
-    stat_metric,
+from ..stores.rollups import (
+    EVENT_METRICS, MAX_ROLLED_METRIC_LENGTH, SEP, STATE, find_rollups, horizon_point, stat_metric,
 )
-from ..schema import rollup_measurement, to_utc
+from .rollup_points import rollup_points
+from ..schema import AVAILABILITY, rollup_measurement, to_utc
 from ..stores.base import MetricsStore, Selection
 from .chunks import ALL_TIME_START
 from .cleanup import counts_frame

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._lazy import lazy_exports
+from .._imports import lazy_exports
 
 if TYPE_CHECKING:
     from .evaluate import EvaluationResult, evaluate_models, split_by_time_and_equipment

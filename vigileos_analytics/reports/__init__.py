@@ -16,7 +16,7 @@ charts does not pay for papermill and nbformat (seconds of import time).
 
 from __future__ import annotations
 
-from .._lazy import lazy_exports
+from .._imports import lazy_exports
 
 #: The report notebooks, and the ways a batch splits a selection: here so that the
 #: CLI can offer them as choices without importing any report module.

@@ -1,5 +1,5 @@
 """Plotly figures of the reports. Each builder takes a frame from :mod:`.tables` or
-:mod:`vigileos_analytics.trends` and a :class:`~vigileos_analytics.i18n.Translator`;
+:mod:`vigileos_analytics.analytics.trends` and a :class:`~vigileos_analytics.i18n.Translator`;
 texts come from the catalogue, times are UTC. Figures are sized for an A4 page.
 """
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import pandas as pd
 
-from ..analytics import EquipmentAnalyticsService
+from ..analytics.service import EquipmentAnalyticsService
 from ..config import load_settings
 from ..errors import ValidationError
 from ..i18n import Translator
 from ..inventory import require_known_equipment
-from ..import_speed import skip_slow_iri_checker
+from .._imports import skip_slow_iri_checker
 from ..schema import AVAILABILITY
 from ..stores import open_store
 from . import REPORTS

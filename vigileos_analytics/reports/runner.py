@@ -24,7 +24,7 @@ from traitlets import default
 from ..errors import ReportError
 from ..i18n import Translator
 from ..templates import reports_dir
-from ..import_speed import skip_slow_iri_checker
+from .._imports import skip_slow_iri_checker
 from .context import _service, check_report_name, resolve
 
 skip_slow_iri_checker()  # before papermill imports nbformat; see the function's docstring

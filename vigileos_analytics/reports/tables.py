@@ -202,8 +202,8 @@ COMPARISON_PARTS = (
 
 
 def trend_analysis(ctx: ReportContext):
-    """Trends over the 7 and 30 days before the period's end (see :mod:`vigileos_analytics.trends`)."""
-    from ..trends import analyze_trends
+    """Trends over the 7 and 30 days before the period's end (see :mod:`vigileos_analytics.analytics.trends`)."""
+    from ..analytics.trends import analyze_trends
 
     return ctx.cached("trends", lambda: analyze_trends(ctx.service, ctx.ids, ctx.end, ctx.params.thresholds,
                                                        exclude_maintenance=ctx.params.exclude_maintenance))
@@ -239,7 +239,7 @@ def breach_table(ctx: ReportContext) -> ReportTable:
 
 
 def worsening_table(ctx: ReportContext) -> ReportTable:
-    """Equipment getting worse (see :func:`vigileos_analytics.trends.worsening`), worst first."""
+    """Equipment getting worse (see :func:`vigileos_analytics.analytics.trends.worsening`), worst first."""
     worse = trend_analysis(ctx).worsening
     frame = worse.assign(name=worse["equipment_id"].map(ctx.names()), unit=worse["metric_type"].map(UNITS).fillna(""))
     columns = ["equipment_id", "name", "metric_type", "unit", "window_days", "change", "change_pct", "last"]

@@ -1,7 +1,7 @@
 """Availability runs in the embedded store: kept up to date at every write and delete.
 
 A run is a stretch of availability samples of one equipment with one state and no
-gap longer than the store's ``run_gap`` (see :mod:`vigileos_analytics.intervals`).
+gap longer than the store's ``run_gap`` (see :mod:`vigileos_analytics.stores.intervals`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from ..intervals import build_runs, dedupe_stream
 from ..schema import AVAILABILITY
+from .intervals import build_runs, dedupe_stream
 
 
 def refresh_runs_after_write(con: duckdb.DuckDBPyConnection, samples: pd.DataFrame, run_gap_ns: int) -> None:

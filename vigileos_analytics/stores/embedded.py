@@ -10,7 +10,7 @@ Layout of the file:
 - ``points``: (series_id, time as int nanoseconds UTC, value): three fixed-width
   columns that DuckDB scans and aggregates at full speed;
 - ``availability_runs``: availability samples condensed at write time into runs
-  of one state (see :mod:`vigileos_analytics.intervals`), so time-weighted
+  of one state (see :mod:`vigileos_analytics.stores.intervals`), so time-weighted
   availability over months reads a few rows per state change.
 
 Processes coordinate through :class:`~.locking.StoreLock`: every operation opens
@@ -31,12 +31,24 @@ import duckdb
 import pandas as pd
 
 from ..errors import QueryError, StoreConnectionError, ValidationError, WriteError
-from ..intervals import intervals_from_runs, intervals_from_store
-from ..schema import AVAILABILITY, check_availability_values, normalize_points_frame, rollup_every_s, to_ns
-from .base import AGGREGATE_FUNCTIONS, Health, Selection, WriteResult, WritesPointsAsFrames
+from ..schema import (
+    AVAILABILITY,
+    check_availability_values,
+    normalize_points_frame,
+    rollup_every_s,
+    to_ns,
+)
+from .base import (
+    AGGREGATE_FUNCTIONS,
+    Health,
+    Selection,
+    WriteResult,
+    WritesPointsAsFrames,
+)
 from .duckdb_frames import points_with_series
 from .duckdb_runs import rebuild_runs
 from .duckdb_writes import recount_series, write_points_locked
+from .intervals import intervals_from_runs, intervals_from_store
 from .locking import StoreLock
 
 SCHEMA_VERSION = "1"

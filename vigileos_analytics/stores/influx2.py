@@ -35,13 +35,37 @@ import numpy as np
 import pandas as pd
 
 from ..config import Settings
-from ..errors import ConfigurationError, QueryError, StoreConnectionError, ValidationError, WriteError
-from ..intervals import intervals_from_store
-from ..schema import MEASUREMENT, check_availability_values, normalize_points_frame, rollup_every_s, to_ns
+from ..errors import (
+    ConfigurationError,
+    QueryError,
+    StoreConnectionError,
+    ValidationError,
+    WriteError,
+)
+from ..schema import (
+    MEASUREMENT,
+    check_availability_values,
+    normalize_points_frame,
+    rollup_every_s,
+    to_ns,
+)
 from ..timeparse import parse_duration
 from . import flux
-from .base import AGGREGATE_FUNCTIONS, Health, NoSessionNeeded, Selection, WriteResult, WritesPointsAsFrames
-from .influx_common import count_series, empty_points, literal_filters, points_from_series
+from .base import (
+    AGGREGATE_FUNCTIONS,
+    Health,
+    NoSessionNeeded,
+    Selection,
+    WriteResult,
+    WritesPointsAsFrames,
+)
+from .influx_common import (
+    count_series,
+    empty_points,
+    literal_filters,
+    points_from_series,
+)
+from .intervals import intervals_from_store
 from .lineprotocol import encode_lines
 from .spool import DEFAULT_MAX_BYTES, Spool, parse_size
 

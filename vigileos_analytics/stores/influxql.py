@@ -29,10 +29,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigurationError, QueryError, StoreConnectionError, ValidationError, WriteError
-from ..intervals import intervals_from_store
-from ..schema import MEASUREMENT, check_availability_values, normalize_points_frame, rollup_every_s, to_ns
-from .base import AGGREGATE_FUNCTIONS, Health, NoSessionNeeded, Selection, WriteResult, WritesPointsAsFrames
+from ..errors import (
+    ConfigurationError,
+    QueryError,
+    StoreConnectionError,
+    ValidationError,
+    WriteError,
+)
+from ..schema import (
+    MEASUREMENT,
+    check_availability_values,
+    normalize_points_frame,
+    rollup_every_s,
+    to_ns,
+)
+from . import influxql_facts
+from .base import (
+    AGGREGATE_FUNCTIONS,
+    Health,
+    NoSessionNeeded,
+    Selection,
+    WriteResult,
+    WritesPointsAsFrames,
+)
 from .influx_common import (
     Filters,
     count_series,
@@ -40,8 +59,8 @@ from .influx_common import (
     literal_filters,
     points_from_series,
 )
-from . import influxql_facts
 from .influxql_http import InfluxHttp, RetryableError
+from .intervals import intervals_from_store
 from .lineprotocol import encode_lines
 from .spool import Spool
 

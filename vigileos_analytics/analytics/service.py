@@ -1,7 +1,7 @@
 """Reading metrics back as answers: the seed's ``EquipmentAnalyticsService``.
 
 Every figure for a period also says how much data it saw (sample counts and
-coverage). Availability follows the rules in :mod:`vigileos_analytics.availability`;
+coverage). Availability follows the rules in :mod:`vigileos_analytics.analytics.availability`;
 the store does the heavy lifting (filtering, aggregation, percentiles, availability
 intervals), so nothing here depends on the backend.
 """
@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 
 from . import availability as av
-from .errors import ValidationError
-from .inventory import load_inventory, require_known_equipment, validate_inventory
-from .rollups import TieredStore
-from .schema import (AVAILABILITY, MAINTENANCE, OFFLINE, OPERATIONAL, PERFORMANCE_METRICS, STATUS_CHANGE,
+from ..errors import ValidationError
+from ..inventory import load_inventory, require_known_equipment, validate_inventory
+from ..stores.tiered import TieredStore
+from ..schema import (AVAILABILITY, MAINTENANCE, OFFLINE, OPERATIONAL, PERFORMANCE_METRICS, STATUS_CHANGE,
                      to_utc, validate_range)
-from .stores.base import MetricsStore, Selection
+from ..stores.base import MetricsStore, Selection
 
 UNKNOWN_STATUS = "unknown"
 ALERT_METRIC_TYPE = "alert"
@@ -83,7 +83,7 @@ class EquipmentAnalyticsService:
         if not isinstance(staleness, timedelta) or staleness <= timedelta(0):
             raise ValidationError(f"staleness must be a positive timedelta; got {staleness!r}.",
                                   field="staleness", value=staleness)
-        # Reads over time older than the rollup horizon come from rollups (see rollups.py).
+        # Reads over time older than the rollup horizon come from rollups (see stores/rollups.py).
         self.store = TieredStore(store)
         self.staleness = staleness
         self._clock = clock

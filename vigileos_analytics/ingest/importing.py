@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import ValidationError
-from .schema import validate_equipment_id, validate_metric_type, validate_tag_key, validate_tag_value
+from ..errors import ValidationError
+from ..schema import validate_equipment_id, validate_metric_type, validate_tag_key, validate_tag_value
 
 _MAX_REPORTED = 20
 

@@ -138,9 +138,9 @@ def intervals_from_samples(samples: pd.DataFrame, start_ns: int, end_ns: int, st
 def intervals_from_store(store, start, end, staleness, equipment_ids=None) -> pd.DataFrame:
     """``availability_intervals`` for any store, from its raw availability samples:
     reads [start - staleness, end) so the state at ``start`` is carried in."""
-    from .errors import ValidationError
-    from .schema import AVAILABILITY
-    from .stores.base import Selection
+    from ..errors import ValidationError
+    from ..schema import AVAILABILITY
+    from .base import Selection
 
     window = Selection(start, end, equipment_ids=equipment_ids)
     staleness_ns = int(staleness.total_seconds() * 1e9)

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from .analytics import EquipmentAnalyticsService
-from .schema import AVAILABILITY, PERFORMANCE_METRICS, TEMPERATURE
-from .stores.base import Selection
+from .service import EquipmentAnalyticsService
+from ..schema import AVAILABILITY, PERFORMANCE_METRICS, TEMPERATURE
+from ..stores.base import Selection
 
 __all__ = ["TrendAnalysis", "LOWER_IS_WORSE", "analyze_trends", "metric_windows", "slopes", "threshold_breaches",
            "worsening"]

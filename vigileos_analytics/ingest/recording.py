@@ -18,10 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import ValidationError, WriteError
-from .schema import (AVAILABILITY, CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME, STATUS_CHANGE, Point, StatusRegistry,
+from ..errors import ValidationError, WriteError
+from ..schema import (AVAILABILITY, CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME, STATUS_CHANGE, Point, StatusRegistry,
                      validate_value)
-from .stores.base import MetricsStore, WriteResult
+from ..stores.base import MetricsStore, WriteResult
 
 logger = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 
 from .alert_rules import AlertRule
-from .schema import to_utc
-from .stores.base import MetricsStore, Selection
+from ..schema import to_utc
+from ..stores.base import MetricsStore, Selection
 
 __all__ = ["ALERT_METRIC", "MAX_MESSAGE", "AlertCheck", "evaluate_rules", "check_alerts", "current_alerts",
            "list_alerts"]

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .inventory import write_inventory
-from .schema import AVAILABILITY, STATUS_CHANGE
+from ..inventory import write_inventory
+from ..schema import AVAILABILITY, STATUS_CHANGE
 from .simulate import FleetSpec, SimulatedFleet, simulate_fleet, truth_frames
-from .stores.base import MetricsStore
+from ..stores.base import MetricsStore
 
 
 @dataclass(frozen=True)

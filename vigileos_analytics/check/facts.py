@@ -17,11 +17,11 @@ from typing import Any
 
 import pandas as pd
 
-from .config import Settings, load_settings
-from .rollups import find_rollups
-from .schema import to_utc
-from .stores import open_store
-from .stores.base import MetricsStore
+from ..config import Settings, load_settings
+from ..stores.rollups import find_rollups
+from ..schema import to_utc
+from ..stores import open_store
+from ..stores.base import MetricsStore
 
 
 @dataclass(frozen=True)

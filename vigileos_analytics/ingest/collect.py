@@ -11,7 +11,7 @@ for one equipment id:
   ``timeout``, ``dns_error``, ``connection_error``, ``http_<status>``), and
   ``response_time`` (ms) whenever the target answered at all.
 
-Points go through :class:`~vigileos_analytics.recording.EquipmentMetricsService`,
+Points go through :class:`~vigileos_analytics.ingest.recording.EquipmentMetricsService`,
 flushed after every sample, so an InfluxDB outage sends them to the store's
 outage spool rather than losing them. A flush that fails for another reason (the
 embedded store busy for too long) keeps the points buffered for the next one; the
@@ -33,10 +33,10 @@ from typing import Any
 import psutil
 import requests
 
-from .errors import StoreError, ValidationError
+from ..errors import StoreError, ValidationError
 from .recording import EquipmentMetricsService
-from .schema import AVAILABILITY, CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME, validate_equipment_id
-from .stores.base import MetricsStore
+from ..schema import AVAILABILITY, CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME, validate_equipment_id
+from ..stores.base import MetricsStore
 
 logger = logging.getLogger(__name__)
 

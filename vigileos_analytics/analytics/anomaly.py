@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 __all__ = ["THRESHOLD", "KINDS", "AnomalyParams", "score_series", "anomaly_windows", "detect_anomalies"]
 

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from .errors import ValidationError
-from .schema import (AVAILABILITY, CPU_USAGE, MAINTENANCE, MEMORY_USAGE, NETWORK_TRAFFIC, OFFLINE, OPERATIONAL,
+from ..errors import ValidationError
+from ..schema import (AVAILABILITY, CPU_USAGE, MAINTENANCE, MEMORY_USAGE, NETWORK_TRAFFIC, OFFLINE, OPERATIONAL,
                      POWER_CONSUMPTION, RESPONSE_TIME, STATUS_CHANGE, TEMPERATURE, to_utc)
 
 NS_PER_S = 1_000_000_000

@@ -28,12 +28,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from .config import Settings, load_settings
+from ..config import Settings, load_settings
 from .diagnosis import Diagnosis, diagnose, one_line
-from .errors import StoreError
-from .schema import Point
-from .stores import open_store
-from .stores.base import MetricsStore, Selection
+from ..errors import StoreError
+from ..schema import Point
+from ..stores import open_store
+from ..stores.base import MetricsStore, Selection
 
 PROBE_EQUIPMENT = "_vigileos_check"
 PROBE_METRIC = "check_probe"

@@ -37,9 +37,9 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigurationError, ValidationError
-from .schema import validate_metric_type
-from .timeparse import parse_duration
+from ..errors import ConfigurationError, ValidationError
+from ..schema import validate_metric_type
+from ..timeparse import parse_duration
 
 __all__ = ["AlertRule", "SEVERITIES", "KINDS", "load_rules", "parse_rules"]
 
@@ -169,7 +169,7 @@ def load_rules(path: str | Path | None = None) -> list[AlertRule]:
     """Read and validate a rules file (default: ``VIGILEOS_ALERT_RULES``, else the rules that come with
     the package); every problem is a ConfigurationError naming the rule and field."""
     if path is None:
-        from .templates import alert_rules_path
+        from ..templates import alert_rules_path
 
         path = alert_rules_path()
     path = Path(path)

@@ -19,7 +19,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from .errors import StoreBusyError
+from ..errors import StoreBusyError
 
 #: Every problem kind a diagnosis can name.
 PROBLEMS = ("unreachable", "timeout", "unauthorized", "forbidden", "wrong_org", "missing_bucket", "missing_database",
