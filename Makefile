@@ -1,7 +1,8 @@
 # VIGILEOS Analytics: the two commands of the README, and a few helpers.
 #   make demo   set up, install Chromium (it prints the report's PDF), simulate a fleet into
 #               the embedded store, print the fleet summary, write the monthly availability report
-#   make test   set up, install the system packages the tests need, run the whole suite
+#   make test   set up, install the system packages the tests need, lint, type check, run the whole suite
+#   make check  the fast lane: lint, type check and the unit tests in parallel
 # Python packages are pinned by constraints.txt: the versions the test suite ran with.
 
 PYTHON ?= python3.11
@@ -11,7 +12,7 @@ STAMP  := $(VENV)/.installed
 DEMO_EQUIPMENT ?= 25
 DEMO_DAYS ?= 30
 
-.PHONY: demo test test-fast setup system-deps demo-deps bench clean
+.PHONY: demo test check lint test-fast setup system-deps demo-deps bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -35,12 +36,24 @@ demo-deps:
 system-deps:
 	@bash scripts/install-system-deps.sh
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest
 
-# The edit-test loop: no server, browser, kernel or wheel build.
+# Lint and type check: part of make test and make check.
+lint: $(STAMP)
+	$(BIN)/ruff check vigileos_analytics tests bench scripts
+	$(BIN)/mypy
+
+# The edit-test loop: lint, types, and the unit tests in parallel (no server, browser,
+# kernel or wheel build). About a minute on 2 cores.
+check: lint
+	$(BIN)/python -m pytest -n auto -q --durations=5 $(FAST)
+
+FAST := -m "not slow and not browser and not notebook and not influxdb and not wheel"
+
+# The fast lane without lint, one process: for a debugger or -k.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not browser and not notebook and not influxdb and not wheel" -q
+	$(BIN)/python -m pytest -q $(FAST)
 
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/bench_core.py

@@ -19,7 +19,7 @@ import os
 import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -29,7 +29,7 @@ from vigileos_analytics.ingest.simulate import FleetSpec
 from vigileos_analytics.ingest.simulation_io import simulate_into_store
 from vigileos_analytics.stores import open_store
 
-END = datetime(2024, 2, 1, tzinfo=timezone.utc)
+END = datetime(2024, 2, 1, tzinfo=UTC)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 READY = ".vigileos-updated [data-refreshes]"
@@ -84,7 +84,7 @@ def main() -> None:
                         for _ in range(args.repeat):
                             time.sleep(args.settle)  # let the pool's next preheated kernel finish its imports
                             runs.append(measure(browser, url))
-                        firsts, refreshes = zip(*runs)
+                        firsts, refreshes = zip(*runs, strict=True)
                         print(f"{equipment:4d} equipment x {args.days:g} d, range {period:>3}: first render "
                               f"median {statistics.median(firsts):5.2f} s (min {min(firsts):.2f}), refresh median "
                               f"{statistics.median(refreshes):5.2f} s   [seeded in {seeded:.1f} s; load average "

@@ -100,7 +100,7 @@ def bench_writes(server: InfluxServer, frame: pd.DataFrame, batch: int) -> None:
     for gzip in ("false", "true"):
         store = open_store(f"influxdb1+{server.url}/proj_{gzip}?create_database=true&batch_size={batch}&gzip={gzip}"
                            "&spool=off")
-        store_s = best_of(2, lambda: store.write_frame(frame))
+        store_s = best_of(2, lambda store=store: store.write_frame(frame))
         store.close()
         print(f"             through the project (gzip={gzip}): {len(frame) / store_s:,.0f} points/s, "
               f"ratio {raw_s / store_s:.2f} (goal >= 0.8)")
@@ -118,7 +118,8 @@ def bench_query(server: InfluxServer) -> None:
     assert len(store.query(selection)) == minutes
     agg_s = best_of(3, lambda: store.aggregate(selection, every=pd.Timedelta(hours=1).to_pytimedelta()))
     store.close()
-    print(f"query      : 1 equipment x 30 days at 1 min ({minutes:,} points) into a DataFrame in {seconds * 1000:.0f} ms "
+    print(f"query      : 1 equipment x 30 days at 1 min ({minutes:,} points) into a DataFrame "
+          f"in {seconds * 1000:.0f} ms "
           f"({minutes / seconds:,.0f} points/s); hourly aggregate (6 functions) in {agg_s * 1000:.0f} ms")
 
 
@@ -135,8 +136,9 @@ def bench_flux_csv() -> None:
     minutes = 30 * 24 * 60
     times = (START + pd.to_timedelta(np.arange(minutes), unit="min")).strftime("%Y-%m-%dT%H:%M:%SZ")
     values = np.round(np.random.default_rng(3).normal(40, 10, minutes), 3)
-    rows = "".join(f",,0,{t},{v},EQ-1,cpu_usage\r\n" for t, v in zip(times, values))
-    body = ("#datatype,string,long,dateTime:RFC3339,double,string,string\r\n#group,false,false,false,false,true,true\r\n"
+    rows = "".join(f",,0,{t},{v},EQ-1,cpu_usage\r\n" for t, v in zip(times, values, strict=True))
+    body = ("#datatype,string,long,dateTime:RFC3339,double,string,string\r\n"
+            "#group,false,false,false,false,true,true\r\n"
             "#default,_result,,,,,\r\n,result,table,_time,_value,equipment_id,metric_type\r\n" + rows + "\r\n").encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):

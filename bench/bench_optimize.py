@@ -25,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -37,7 +37,7 @@ from vigileos_analytics import EquipmentAnalyticsService, FleetSpec, open_store,
 from vigileos_analytics.lifecycle.optimize import optimize  # noqa: E402
 from vigileos_analytics.schema import CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME  # noqa: E402
 
-END = datetime(2024, 2, 1, tzinfo=timezone.utc)
+END = datetime(2024, 2, 1, tzinfo=UTC)
 COLUMNS = ["availability_pct", "uptime_s", "downtime_s", "unknown_s", "maintenance_s", "outages", "samples"]
 
 
@@ -90,7 +90,8 @@ def downsample(label: str, store, fleet_spec: FleetSpec) -> None:
     points, ingest_s, _ = ingest(store, fleet_spec)
     result, optimize_s = roll_all(store, fleet_spec, timedelta(hours=1))
     print(f"[{label}] {fleet_spec.equipment} equipment x {fleet_spec.days:g} d: ingest {points:,} points in "
-          f"{ingest_s:.1f} s ({points / ingest_s / 1e6:.2f} M/s); optimize rolled {result.raw_points:,} raw points into "
+          f"{ingest_s:.1f} s ({points / ingest_s / 1e6:.2f} M/s); "
+          f"optimize rolled {result.raw_points:,} raw points into "
           f"{result.rollup_points:,} rollup points and removed {result.deleted:,} in {optimize_s:.1f} s "
           f"({result.raw_points / optimize_s / 1e6:.2f} M/s); optimize / ingest = {optimize_s / ingest_s:.2f}x  "
           f"[{load()}]")

@@ -12,17 +12,16 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from vigileos_analytics.reports import run_report
-from vigileos_analytics.reports.context import open_report
-from vigileos_analytics.reports import tables
 from vigileos_analytics.ingest.simulate import FleetSpec
 from vigileos_analytics.ingest.simulation_io import simulate_into_store
+from vigileos_analytics.reports import run_report, tables
+from vigileos_analytics.reports.context import open_report
 from vigileos_analytics.stores import open_store
 
-END = datetime(2024, 2, 1, tzinfo=timezone.utc)
+END = datetime(2024, 2, 1, tzinfo=UTC)
 
 
 def bare_analytics(params: dict) -> float:

@@ -13,15 +13,15 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 
-from vigileos_analytics.predictive import build_dataset, evaluate_models, split_by_time_and_equipment
-from vigileos_analytics.schema import CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME, TEMPERATURE
 from vigileos_analytics.ingest.simulate import FleetSpec
 from vigileos_analytics.ingest.simulation_io import simulate_into_store
+from vigileos_analytics.predictive import build_dataset, evaluate_models, split_by_time_and_equipment
+from vigileos_analytics.schema import CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME, TEMPERATURE
 from vigileos_analytics.stores import open_store
 
 
@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--splits", type=int, default=3, help="random equipment splits to average over")
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
-    end = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    end = datetime(2024, 3, 1, tzinfo=UTC)
     spec = FleetSpec(equipment=args.equipment, days=args.days, end=end, seed=args.seed,
                      metrics=(CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME, TEMPERATURE))
     horizon = timedelta(hours=args.horizon_hours)

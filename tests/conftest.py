@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from vigileos_analytics.ingest.simulation_io import simulate_into_store
 from vigileos_analytics.stores import open_store
 
 #: The fixed end of every seeded fleet: tests never depend on the wall clock.
-FLEET_END = datetime(2024, 2, 1, tzinfo=timezone.utc)
+FLEET_END = datetime(2024, 2, 1, tzinfo=UTC)
 SMALL_FLEET = FleetSpec(equipment=6, days=10, end=FLEET_END, seed=7)
 
 

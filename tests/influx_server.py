@@ -104,7 +104,7 @@ class InfluxServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
-    def start(self) -> "InfluxServer":
+    def start(self) -> InfluxServer:
         """Start influxd and wait until /ping answers (at most START_TIMEOUT_S)."""
         if self.process is not None and self.process.poll() is None:
             return self
@@ -163,7 +163,7 @@ class InfluxServer:
         except OSError:
             return "(no log)"
 
-    def __enter__(self) -> "InfluxServer":
+    def __enter__(self) -> InfluxServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -6,7 +6,7 @@ fixture that gives a fresh, empty store. The same tests then run on each backend
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -14,9 +14,11 @@ import pytest
 
 from vigileos_analytics.errors import ValidationError
 from vigileos_analytics.schema import Point
-from vigileos_analytics.stores.base import Selection
+from vigileos_analytics.stores.base import MetricsStore, Retention, Selection, StorageFacts
+from vigileos_analytics.stores.spool import Spool
+from vigileos_analytics.stores.tiered import TieredStore
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 INJECTIONS = [
@@ -29,7 +31,8 @@ INJECTIONS = [
 ]
 
 
-def points_frame(equipment_id: str, metric_type: str, minutes: list[int], values: list[float], **tags: str) -> pd.DataFrame:
+def points_frame(equipment_id: str, metric_type: str, minutes: list[int], values: list[float],
+                 **tags: str) -> pd.DataFrame:
     frame = pd.DataFrame({
         "time": [T0 + timedelta(minutes=m) for m in minutes],
         "equipment_id": equipment_id,
@@ -160,3 +163,21 @@ class StoreContract:
     def test_health(self, store):
         health = store.health()
         assert health.ok and health.backend
+
+    def test_capabilities_are_typed_protocol_members(self, store):
+        assert isinstance(store, MetricsStore) and isinstance(TieredStore(store), MetricsStore)
+        assert store.write_frame(points_frame("EQ-1", "cpu_usage", [0, 1], [1.0, 2.0]), spool=False).points == 2
+        store.write_points([Point("EQ-1", "cpu_usage", 3.0, T0 + timedelta(minutes=2))], spool=False)
+        facts = store.storage_facts()
+        assert isinstance(facts, StorageFacts) and facts.series == 1 and facts.size_note
+        assert facts.equipment[["equipment_id", "points"]].to_dict("records") == [{"equipment_id": "EQ-1",
+                                                                                   "points": 3}]
+        assert facts.equipment["last"].tolist() == [pd.Timestamp(T0 + timedelta(minutes=2))]
+        assert store.spool is None or isinstance(store.spool, Spool)
+        retention = store.retention()
+        assert isinstance(retention, Retention) and retention.days is None and retention.duration is None
+        assert retention.enforced_by_store is store.enforces_retention
+        assert store.rollup_names() == [] and store.open_rollup("equipment_metrics_1h") is None
+        for method in (store.open_rollup, store.create_rollup):
+            with pytest.raises(ValidationError, match="not a rollup measurement"):
+                method("cpu_usage")

@@ -4,7 +4,7 @@ resolved, listed), the seeded fleet's injected degradations, and the CLI."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from vigileos_analytics.stores.base import Selection
 from .conftest import FLEET_END, SMALL_FLEET
 
 ROOT = Path(__file__).resolve().parents[1]
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def points(equipment_id: str, metric: str, start: datetime, hours: float, value) -> pd.DataFrame:

@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vigileos_analytics.analytics.anomaly import THRESHOLD, AnomalyParams, anomaly_windows, detect_anomalies, score_series
+from vigileos_analytics.analytics.anomaly import (
+    THRESHOLD,
+    AnomalyParams,
+    anomaly_windows,
+    detect_anomalies,
+    score_series,
+)
 from vigileos_analytics.errors import ValidationError
 
 SMALL = AnomalyParams(window=20, local=3, short=3, drift=6, drift_lag=12, noise_window=6, min_history=10,

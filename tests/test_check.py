@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 from influxdb_client.rest import ApiException
 
-from vigileos_analytics.cli import main
 from vigileos_analytics.check.connectivity import PROBE_EQUIPMENT, PROBE_METRIC, check_store, check_url
 from vigileos_analytics.check.diagnosis import PROBLEMS, diagnose, diagnose_http
-from vigileos_analytics.errors import QueryError, WriteError
 from vigileos_analytics.check.facts import gather_facts, gather_facts_at, spool_backlog
+from vigileos_analytics.cli import main
+from vigileos_analytics.errors import QueryError, StoreError, StoreNotFoundError, WriteError
 from vigileos_analytics.stores import flux, open_store
 from vigileos_analytics.stores.base import Selection
 from vigileos_analytics.stores.influx2 import Influx2Store, read_annotated_csv
@@ -32,7 +32,7 @@ from .influx_fixtures import ADMIN_PASSWORD, ADMIN_USER, influxd, influxd_auth  
 from .influx_server import free_port
 from .store_contract import HOUR, INJECTIONS, T0, points_frame
 
-NOW = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def run_check(url: str, *args: str):
@@ -88,8 +88,8 @@ class _Forgetful:
     def __getattr__(self, name):
         return getattr(self._store, name)
 
-    def write_points(self, points):
-        return None if self._drop_writes else self._store.write_points(points)
+    def write_points(self, points, *, spool=True):
+        return None if self._drop_writes else self._store.write_points(points, spool=spool)
 
     def delete(self, selection):
         raise QueryError("DELETE is not supported through this API")
@@ -214,12 +214,18 @@ def test_influxdb_client_errors_are_read_through_their_cause_and_as_text():
     assert diagnose(text, WHERE).problem == "unauthorized"
 
 
-def test_store_messages_keep_their_own_advice():
-    missing = diagnose("The database 'x' does not exist on http://db:8086; create it (add ?create_database=true to "
-                       "the store URL) or set INFLUXDB_BUCKET.", WHERE)
+def test_store_errors_keep_their_own_advice():
+    """Errors with no HTTP answer behind them (raised as the stores' health checks raise
+    them) keep the store's own words; the kind comes from the type and ``problem``."""
+    missing = diagnose(StoreNotFoundError(
+        "The database 'x' does not exist on http://db:8086; create it (add ?create_database=true to the store URL) "
+        "or set INFLUXDB_BUCKET.", problem="missing_database"), WHERE)
     assert missing.problem == "missing_database" and "dbrp" in missing.message
-    bucket = diagnose("The bucket 'b' does not exist in the org 'o', or the token cannot see it.", WHERE)
-    assert bucket.problem == "missing_bucket"
+    assert "create_database=true" in missing.message
+    bucket = diagnose(StoreNotFoundError("The bucket 'b' does not exist in the org 'o', or the token cannot see it.",
+                                         problem="missing_bucket"), WHERE)
+    assert bucket.problem == "missing_bucket" and "'b'" in bucket.message
+    assert diagnose(StoreError("something odd\nhappened"), WHERE) == type(bucket)("failed", "something odd happened")
     assert diagnose("something odd\nhappened", WHERE) == type(bucket)("failed", "something odd happened")
 
 
@@ -266,7 +272,7 @@ def test_embedded_facts_come_from_the_written_points(tmp_path):
     write_span_points(store)
     facts = gather_facts(store, now=NOW)
     assert_expected_spans(facts.equipment)
-    lags = dict(zip(facts.equipment["equipment_id"], facts.equipment["lag_s"]))
+    lags = dict(zip(facts.equipment["equipment_id"], facts.equipment["lag_s"], strict=True))
     assert lags == {eq: (NOW - last).total_seconds() for eq, (_, last, _) in EXPECTED_SPANS.items()}
     assert facts.series == EXPECTED_SERIES and facts.points == 7
     assert facts.size_bytes == path.stat().st_size and str(path) in facts.size_note

@@ -39,7 +39,8 @@ def test_availability_json_matches_the_truth_of_the_simulated_fleet(seeded_url, 
     assert result.exit_code == 0, result.output
     rows = {r["equipment_id"]: r for r in json.loads(result.output)}
     assert len(rows) == SMALL_FLEET.equipment
-    truth = {name: pd.read_csv(seeded_store_dir / "truth" / f"{name}.csv") for name in ("failures", "maintenance", "gaps")}
+    truth = {name: pd.read_csv(seeded_store_dir / "truth" / f"{name}.csv")
+             for name in ("failures", "maintenance", "gaps")}
     grid = pd.date_range(start, end, freq="1min", inclusive="left")
     checked = 0
     for eq, row in rows.items():
@@ -50,7 +51,7 @@ def test_availability_json_matches_the_truth_of_the_simulated_fleet(seeded_url, 
         down = np.zeros(len(grid), dtype=bool)
         for name, a, b in (("failures", "failure_time", "repair_time"), ("maintenance", "start", "end")):
             events = truth[name][truth[name].equipment_id == eq]
-            for s, e in zip(pd.to_datetime(events[a], utc=True), pd.to_datetime(events[b], utc=True)):
+            for s, e in zip(pd.to_datetime(events[a], utc=True), pd.to_datetime(events[b], utc=True), strict=True):
                 down |= (grid >= s.ceil("min")) & (grid < e.ceil("min"))
         assert row["downtime_s"] == pytest.approx(down.sum() * 60.0), eq
         assert row["coverage_pct"] == 100.0

@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -90,7 +90,7 @@ def test_record_writes_without_heavy_stacks(tmp_path):
     assert not HEAVY & set(result["imported"])
     store = open_store(url)
     try:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         frame = store.query(Selection(now - timedelta(hours=1), now + timedelta(minutes=1), equipment_ids=("EQ-T",)))
     finally:
         store.close()
@@ -101,7 +101,7 @@ def test_check_without_round_trip_skips_heavy_stacks(tmp_path):
     url = store_url(tmp_path)
     store = open_store(url)
     try:
-        store.write_points([Point("EQ-T", "cpu_usage", 1.0, datetime.now(timezone.utc))])
+        store.write_points([Point("EQ-T", "cpu_usage", 1.0, datetime.now(UTC))])
     finally:
         store.close()
     [result] = run_cli(tmp_path, ["--store", url, "check", "--no-round-trip"])

@@ -12,23 +12,30 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from click.testing import CliRunner
 
 from vigileos_analytics.cli import main
-from vigileos_analytics.ingest.collect import (HostSampler, ProbeResult, Sample, http_probe, parse_tcp_target, run_collector,
-                                        tcp_probe)
 from vigileos_analytics.errors import ValidationError
+from vigileos_analytics.ingest.collect import (
+    HostSampler,
+    ProbeResult,
+    Sample,
+    http_probe,
+    parse_tcp_target,
+    run_collector,
+    tcp_probe,
+)
 from vigileos_analytics.stores import open_store
 from vigileos_analytics.stores.base import Selection
 
 from .influx_fixtures import influxd  # noqa: F401  (a pytest fixture)
 from .influx_server import free_port
 
-WIDE = Selection(datetime(2000, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzinfo=timezone.utc))
+WIDE = Selection(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
 SUMMARY_RE = re.compile(r"Wrote (\d+) samples \((\d+) points\)")
 
 
@@ -208,7 +215,7 @@ def test_run_collector_stops_on_its_event_and_flushes(tmp_path):
         if len(seen) == 3:
             stop.set()
 
-    clock = iter(datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=i) for i in range(100))
+    clock = iter(datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=i) for i in range(100))
     started = time.monotonic()
     summary = run_collector(store, "EQ-R", timedelta(milliseconds=50), stop=stop, on_sample=on_sample,
                             clock=lambda: next(clock), sampler=_FixedSampler())

@@ -55,7 +55,7 @@ def test_one_writer_and_two_readers_in_separate_processes(store_path):
     procs = [subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for code in (WRITER, READER, READER)]
     outputs = [p.communicate(timeout=300) for p in procs]
-    for proc, (_, err) in zip(procs, outputs):
+    for proc, (_, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err[-2000:]
     assert "writer done" in outputs[0][0]
     distinct_counts = []

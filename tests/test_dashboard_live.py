@@ -13,8 +13,13 @@ import asyncio
 import pytest
 
 from vigileos_analytics.dashboards import DetailPage, OverviewPage, parse_params
-from vigileos_analytics.dashboards.heartbeat import (DEFAULT_GRACE_S, GRACE_ENV, MAX_PERIOD_S, PageHeartbeat,
-                                                     grace_from_environment)
+from vigileos_analytics.dashboards.heartbeat import (
+    DEFAULT_GRACE_S,
+    GRACE_ENV,
+    MAX_PERIOD_S,
+    PageHeartbeat,
+    grace_from_environment,
+)
 from vigileos_analytics.dashboards.live import POLL_S, AutoRefresh
 from vigileos_analytics.dashboards.server import voila_command
 

@@ -35,7 +35,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -45,10 +45,11 @@ import yaml
 from vigileos_analytics.analytics.alert_rules import parse_rules
 from vigileos_analytics.analytics.alerts import check_alerts
 from vigileos_analytics.analytics.service import EquipmentAnalyticsService
-from vigileos_analytics.dashboards import DashboardText, build_detail, build_overview, resolve_range
+from vigileos_analytics.dashboards import build_detail, build_overview, resolve_range
 from vigileos_analytics.dashboards.heartbeat import GRACE_ENV
 from vigileos_analytics.dashboards.panels import alerts_table
 from vigileos_analytics.dashboards.server import DashboardServer, start_dashboard_server
+from vigileos_analytics.i18n import Translator
 from vigileos_analytics.ingest.simulate import FleetSpec
 from vigileos_analytics.ingest.simulation_io import simulate_into_store
 from vigileos_analytics.stores import open_store
@@ -58,7 +59,7 @@ from .conftest import FLEET_END
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 README_IMAGES = ROOT / "docs" / "images"
-END = datetime(2024, 2, 1, tzinfo=timezone.utc)
+END = datetime(2024, 2, 1, tzinfo=UTC)
 FLEET = FleetSpec(equipment=6, days=3, end=END, seed=11)
 PINNED = "now=2024-02-01T00:00Z"
 CHROMIUM = "/usr/bin/chromium"
@@ -91,7 +92,7 @@ def test_overview_model_and_panel_list_active_alerts_newest_first_escaped(seeded
     store = open_store(f"duckdb:///{seeded_store_dir / 'metrics.duckdb'}")
     service = EquipmentAnalyticsService(store, inventory=seeded_store_dir / "inventory.csv")
     period = resolve_range("24h", FLEET_END)
-    en, fr = DashboardText("en"), DashboardText("fr")
+    en, fr = Translator("en"), Translator("fr")
 
     empty = build_overview(service, period)
     assert empty.alerts.empty and empty.alerts_total == 0
@@ -206,7 +207,8 @@ def _open(tab, url: str) -> None:
 
 _CHARTS_FIT = """() => Array.from(document.querySelectorAll('.vigileos-figure')).every(figure => {
     const svg = figure.querySelector('.main-svg');
-    return svg !== null && Math.abs(svg.getBoundingClientRect().width - figure.parentElement.getBoundingClientRect().width) <= 2;
+    return svg !== null
+        && Math.abs(svg.getBoundingClientRect().width - figure.parentElement.getBoundingClientRect().width) <= 2;
 })"""
 
 
@@ -302,8 +304,12 @@ def test_overview_shows_the_fleet_and_new_points_after_a_refresh_tick(page, serv
     page.wait_for_function(
         "n => Number(document.querySelector('.vigileos-kpi-maintenance .value').dataset.value) === n + 1",
         arg=before, timeout=120_000)
-    first_change = page.inner_text(".vigileos-changes tbody tr")
+    # The KPI cards are redrawn before the tables (separate widget messages): wait for the row.
     name = pd.read_csv(fleet_dir / "inventory.csv").set_index("equipment_id").at["EQ-0006", "name"]
+    page.wait_for_function(
+        "name => (document.querySelector('.vigileos-changes tbody tr')?.innerText ?? '').includes(name)",
+        arg=name, timeout=30_000)
+    first_change = page.inner_text(".vigileos-changes tbody tr")
     assert name in first_change
     assert "maintenance" in first_change
     page.wait_for_selector(".vigileos-alerts tbody tr[data-equipment='EQ-0003']", timeout=30_000)  # visible

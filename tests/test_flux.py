@@ -115,18 +115,22 @@ def test_rollup_measurements_are_queried_by_name():
                                            'schema.measurements(bucket: "b", start: 1970-01-01T00:00:00.000000000Z)')
 
 
-def test_influx2_rollup_store_shares_the_client_and_names_its_measurement(monkeypatch):
+def test_influx2_rollup_shares_the_client_and_names_its_measurement(monkeypatch):
     # No InfluxDB 2.x server can run here: the measurement list is handed in.
     from vigileos_analytics.stores.influx2 import Influx2Store
 
     store = Influx2Store("http://127.0.0.1:9", token="t", org="o", bucket="b")
     try:
-        monkeypatch.setattr(store, "rollup_measurements", lambda: ["equipment_metrics_1h"])
-        rollup = store.rollup_store("equipment_metrics_1h")
+        monkeypatch.setattr(store, "rollup_names", lambda: ["equipment_metrics_1h"])
+        rollup = store.open_rollup("equipment_metrics_1h")
         assert rollup.measurement == "equipment_metrics_1h" and rollup._client is store._client
-        assert store.rollup_store("equipment_metrics_15m") is None
-        with pytest.raises(ValidationError, match="not a rollup measurement"):
-            store.rollup_store("cpu; DROP")
+        assert store.open_rollup("equipment_metrics_15m") is None
+        created = store.create_rollup("equipment_metrics_15m")
+        assert created.measurement == "equipment_metrics_15m" and created._client is store._client
+        for method in (store.open_rollup, store.create_rollup):
+            with pytest.raises(ValidationError, match="not a rollup measurement"):
+                method("cpu; DROP")
+        created.close()
         rollup.close()  # does not close the shared client
         assert store._client.api_client is not None
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from vigileos_analytics.ingest.simulate import FleetSpec
 from vigileos_analytics.ingest.simulation_io import follow
@@ -16,7 +16,7 @@ def test_follow_writes_new_points_as_time_passes_and_stops_cleanly(embedded_stor
     stop = threading.Event()
     result: dict[str, int] = {}
     worker = threading.Thread(target=lambda: result.update(written=follow(embedded_store, spec, stop=stop)))
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     worker.start()
     counts = []
     deadline = time.monotonic() + 30
@@ -30,7 +30,7 @@ def test_follow_writes_new_points_as_time_passes_and_stops_cleanly(embedded_stor
     assert result["written"] == embedded_store.health().details["points"]
     latest = embedded_store.latest()
     # live points are stamped with the wall clock, not in the future
-    assert (latest["time"] <= datetime.now(timezone.utc)).all() and (latest["time"] >= started - timedelta(seconds=2)).all()
+    assert (latest["time"] <= datetime.now(UTC)).all() and (latest["time"] >= started - timedelta(seconds=2)).all()
     assert set(latest["equipment_id"]) == {"EQ-0001", "EQ-0002"}
 
 

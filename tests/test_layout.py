@@ -16,7 +16,8 @@ from vigileos_analytics._imports import MOVED_MODULES
 PACKAGE = Path(__file__).resolve().parents[1] / "vigileos_analytics"
 
 #: Modules that stay at the top: what every layer builds on.
-FLAT = {"__init__", "__main__", "_imports", "config", "errors", "i18n", "inventory", "schema", "timeparse"}
+FLAT = {"__init__", "__main__", "_imports", "config", "errors", "i18n", "inventory", "schema", "theme", "timeparse",
+        "urloptions"}
 FOUNDATION = FLAT - {"__init__", "__main__"} | {"templates", "locales"}
 #: What each folder may import besides the foundation: cli / dashboards / reports over the
 #: services, the services over the stores, the stores over nothing of ours.
@@ -90,6 +91,9 @@ def test_a_module_imported_by_its_former_name_is_the_moved_module(old, new):
         sys.modules.pop(f"vigileos_analytics.{old}", None)
         module = importlib.import_module(f"vigileos_analytics.{old}")
     assert module is importlib.import_module(f"vigileos_analytics.{new}")
+    # The module keeps its own identity, so its relative imports still resolve.
+    assert module.__spec__.name == module.__name__ == f"vigileos_analytics.{new}"
+    assert module.__spec__.parent == module.__package__
 
 
 def test_code_written_against_the_flat_layout_runs_in_a_fresh_interpreter(tmp_path):
@@ -114,3 +118,50 @@ def test_code_written_against_the_flat_layout_runs_in_a_fresh_interpreter(tmp_pa
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["vigileos_analytics.analytics.service", "vigileos_analytics.analytics.availability"]
+
+
+#: What code outside stores/ must not do with a store: branch on its backend name, sniff
+#: its attributes, test its class, or reach into its private attributes. What a caller
+#: needs to know is a member of the store protocol (stores/base.py).
+STORE_LEAKS = (
+    r"\bbackend\s*(?:==|!=)"
+    r"|(?<!for )\bbackend\s+(?:not\s+)?in\b"
+    r"|\b(?:getattr|hasattr)\(\s*(?:[\w.]*\.)?_?(?:store|raw|rollup|reader)\b"
+    r"|\bisinstance\([^)]*\b(?:EmbeddedStore|InfluxQLStore|Influx2Store)\b"
+    r"|\b_?(?:store|raw|rollup|reader)\._\w"
+)
+
+
+def _code_only(source: str) -> list[str]:
+    """The lines of ``source`` with comments and string literals blanked out."""
+    import io
+    import tokenize
+
+    rows = [list(line) for line in source.splitlines()]
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type not in (tokenize.COMMENT, tokenize.STRING):
+            continue
+        (first, start), (last, end) = token.start, token.end
+        for number in range(first, last + 1):
+            row = rows[number - 1]
+            lo, hi = (start if number == first else 0), (end if number == last else len(row))
+            row[lo:hi] = " " * (hi - lo)
+    return ["".join(row) for row in rows]
+
+
+def test_no_code_outside_the_stores_asks_which_backend_it_has():
+    import re
+
+    leak = re.compile(STORE_LEAKS)
+    for bad in ('if store.backend == "duckdb":', "if info.backend != 'influxql':", "if store.backend in KNOWN:",
+                'getattr(store, "spool", None)', "hasattr(self.store, 'path')", "store._client.buckets_api()",
+                "isinstance(store, EmbeddedStore)", "service.store._local"):
+        assert leak.search(bad), bad  # the patterns catch what they are meant to
+    for fine in ('console.print(f"{store.backend} store")', "self._store = None", "for backend in names:",
+                 '"backend ==" in a string'):
+        assert not leak.search(_code_only(fine)[0]), fine
+    offending = [f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
+                 for path in sorted(PACKAGE.rglob("*.py")) if "stores" not in path.relative_to(PACKAGE).parts[:1]
+                 for number, line in enumerate(_code_only(path.read_text(encoding="utf-8")), start=1)
+                 if leak.search(line)]
+    assert offending == [], "use a capability of the store protocol instead:\n" + "\n".join(offending)

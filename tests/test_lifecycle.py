@@ -24,9 +24,9 @@ from vigileos_analytics.errors import ConfigurationError, StoreConnectionError, 
 from vigileos_analytics.ingest.importing import CsvMapping, read_metrics_csv
 from vigileos_analytics.lifecycle import backup, cleanup, export, restore, set_retention, show_retention, verify
 from vigileos_analytics.lifecycle.chunks import all_time, plan_chunks
-from vigileos_analytics.lifecycle.retention import retention_file, shard_duration_hours
 from vigileos_analytics.stores import open_store
 from vigileos_analytics.stores.base import Selection
+from vigileos_analytics.stores.retention import retention_file, shard_duration_hours
 
 from .conftest import FLEET_END
 from .influx_fixtures import influxd  # noqa: F401  (a pytest fixture)
@@ -71,7 +71,7 @@ def test_plan_covers_every_point_in_bounded_chunks(seeded):
     total = int(seeded.aggregate(all_time(), functions=("count",))["count"].sum())
     assert sum(c.points for c in chunks) == total
     assert len(chunks) > 6 and all(c.points <= CHUNK for c in chunks)
-    assert all(a.end_ns <= b.start_ns for a, b in zip(chunks, chunks[1:]) if a.equipment_id == b.equipment_id)
+    assert all(a.end_ns <= b.start_ns for a, b in itertools.pairwise(chunks) if a.equipment_id == b.equipment_id)
 
 
 # -- backup, verify, restore ------------------------------------------------------------------
@@ -182,7 +182,8 @@ def test_backup_never_overwrites(seeded, tmp_path):
 
 def _canonical(frame: pd.DataFrame, tags: list[str]) -> pd.DataFrame:
     out = pd.DataFrame({"time": pd.to_datetime(frame["time"], utc=True).astype("datetime64[ns, UTC]"),
-                        "equipment_id": frame["equipment_id"].astype(str), "metric_type": frame["metric_type"].astype(str),
+                        "equipment_id": frame["equipment_id"].astype(str),
+                        "metric_type": frame["metric_type"].astype(str),
                         "value": frame["value"].astype("float64")})
     for tag in tags:
         out[tag] = frame[tag].astype(object).where(frame[tag].notna(), None) if tag in frame else None
@@ -291,7 +292,7 @@ def test_retention_show_and_set_on_influxd(influx_store, influxd):
     info = set_retention(influx_store, 30)
     assert info.days == 30 and info.details["policy"] == "autogen"
     policies = influxd.query(f'SHOW RETENTION POLICIES ON "{influx_store.database}"')["results"][0]["series"][0]
-    row = dict(zip(policies["columns"], policies["values"][0]))
+    row = dict(zip(policies["columns"], policies["values"][0], strict=True))
     assert (row["duration"], row["shardGroupDuration"]) == ("720h0m0s", "24h0m0s")
     assert set_retention(influx_store, 1).details["shard_group_duration"] == "1h0m0s"
     assert set_retention(influx_store, 0).days is None

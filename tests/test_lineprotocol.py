@@ -48,7 +48,7 @@ def test_floats_are_written_as_repr_writes_them(exponent):
     values = np.concatenate([rng.uniform(1, 10, 2000) * 10.0 ** exponent, [0.0, -0.0, 1.0, -3.0]])
     values = np.concatenate([values, -values, np.round(values)])
     digits, suffix = format_floats(values)
-    got = [d + s for d, s in zip(digits.to_pylist(), suffix.to_pylist())]
+    got = [d + s for d, s in zip(digits.to_pylist(), suffix.to_pylist(), strict=True)]
     assert got == [repr(v) for v in values.tolist()]
 
 

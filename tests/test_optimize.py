@@ -17,15 +17,15 @@ from vigileos_analytics.analytics.service import EquipmentAnalyticsService
 from vigileos_analytics.cli import main
 from vigileos_analytics.errors import RollupError, ValidationError
 from vigileos_analytics.lifecycle import backup, restore, set_retention, verify
-from vigileos_analytics.lifecycle.maintain import maintain_once, run_maintenance
 from vigileos_analytics.lifecycle.chunks import to_write_frame
+from vigileos_analytics.lifecycle.maintain import maintain_once, run_maintenance
 from vigileos_analytics.lifecycle.optimize import optimize
+from vigileos_analytics.schema import AVAILABILITY, STATUS_CHANGE, Point
+from vigileos_analytics.stores import open_store
+from vigileos_analytics.stores.base import MetricsStore, Selection
+from vigileos_analytics.stores.embedded import EmbeddedStore
 from vigileos_analytics.stores.rollups import find_rollups
 from vigileos_analytics.stores.tiered import TieredStore
-from vigileos_analytics.schema import AVAILABILITY, STATUS_CHANGE
-from vigileos_analytics.stores import open_store
-from vigileos_analytics.stores.base import Selection
-from vigileos_analytics.stores.embedded import EmbeddedStore
 
 from .conftest import FLEET_END
 from .influx_fixtures import influxd  # noqa: F401  (a pytest fixture)
@@ -57,12 +57,12 @@ def figures(store, inventory: Path) -> dict[str, pd.DataFrame]:
     """What reports and dashboards read: availability per day with maintenance excluded,
     performance statistics, and hourly means."""
     service = EquipmentAnalyticsService(store, inventory=inventory)
-    hourly = service.store.aggregate(Selection(*PERIOD, metric_types=("cpu_usage", "temperature")),
-                                     every=timedelta(hours=1), functions=("count", "mean", "min", "max", "last"))
+    hourly = service.reader.aggregate(Selection(*PERIOD, metric_types=("cpu_usage", "temperature")),
+                                      every=timedelta(hours=1), functions=("count", "mean", "min", "max", "last"))
     return {
         "availability": service.fleet_availability(*PERIOD, freq="1D", exclude_maintenance=True),
         "whole": service.fleet_availability(*PERIOD),
-        "stats": service.store.aggregate(Selection(*PERIOD), functions=("count", "mean", "min", "max", "last", "p95")),
+        "stats": service.reader.aggregate(Selection(*PERIOD), functions=("count", "mean", "min", "max", "last", "p95")),
         "hourly": hourly,
     }
 
@@ -145,22 +145,21 @@ def test_dry_run_changes_nothing(seeded):
     assert STATUS_CHANGE not in set(result.counts["metric_type"])
     pd.testing.assert_frame_equal(seeded.aggregate(Selection(START - timedelta(days=1), FLEET_END),
                                                    functions=("count",)), before)
-    assert seeded.rollup_measurements() == []
+    assert seeded.rollup_names() == []
 
 
 def test_rollups_that_do_not_read_back_keep_the_raw_points(seeded, monkeypatch):
     # Fault injection (no real store loses writes on demand): the rollup store drops
     # every tenth point it is given.
-    real_rollup_store = EmbeddedStore.rollup_store
+    real_create_rollup = EmbeddedStore.create_rollup
 
-    def lossy(self, measurement, create=False):
-        store = real_rollup_store(self, measurement, create)
-        if store is not None:
-            write = store.write_frame
-            store.write_frame = lambda frame: write(frame.iloc[np.arange(len(frame)) % 10 != 0])
+    def lossy(self, name):
+        store = real_create_rollup(self, name)
+        write = store.write_frame
+        store.write_frame = lambda frame: write(frame.iloc[np.arange(len(frame)) % 10 != 0])
         return store
 
-    monkeypatch.setattr(EmbeddedStore, "rollup_store", lossy)
+    monkeypatch.setattr(EmbeddedStore, "create_rollup", lossy)
     before = rolled_metric_points(seeded, FLEET_END)
     with pytest.raises(RollupError, match="no raw point was removed"):
         optimize(seeded, timedelta(days=5), now=FLEET_END)
@@ -170,6 +169,27 @@ def test_rollups_that_do_not_read_back_keep_the_raw_points(seeded, monkeypatch):
     stats = TieredStore(seeded).aggregate(Selection(*PERIOD, metric_types=("cpu_usage",)), functions=("count",))
     assert stats["count"].sum() == seeded.aggregate(Selection(*PERIOD, metric_types=("cpu_usage",)),
                                                     functions=("count",))["count"].sum()
+
+
+def test_the_tiered_store_is_a_whole_store_of_explicit_methods(seeded, monkeypatch):
+    protocol = ({n for n in vars(MetricsStore) if not n.startswith("_")} | set(MetricsStore.__annotations__)
+                | {"__enter__", "__exit__"})
+    defined = set().union(*(vars(cls) for cls in TieredStore.__mro__ if cls is not object))
+    assert "__getattr__" not in defined and protocol - defined == set()
+    tiered = TieredStore(seeded)
+    assert isinstance(tiered, MetricsStore) and TieredStore(tiered).raw is seeded
+    assert (tiered.backend, tiered.spool, tiered.enforces_retention) == ("duckdb", None, False)
+    assert tiered.retention() == seeded.retention() and tiered.rollup_names() == seeded.rollup_names() == []
+    pd.testing.assert_frame_equal(tiered.storage_facts().equipment, seeded.storage_facts().equipment)
+    tiered.write_points([Point("NEW-1", "cpu_usage", 5.0, FLEET_END)], spool=False)
+    assert seeded.latest(equipment_ids=["NEW-1"])["value"].tolist() == [5.0]
+    closed = []
+    monkeypatch.setattr(seeded, "close", lambda: closed.append(True))
+    with tiered as entered:
+        assert entered is tiered
+    assert closed == [True]
+    service = EquipmentAnalyticsService(seeded)
+    assert service.store is seeded and isinstance(service.reader, TieredStore) and service.reader.raw is seeded
 
 
 def test_points_written_before_the_horizon_later_are_kept_and_reported(seeded):
@@ -197,7 +217,7 @@ def test_bad_arguments_are_refused(seeded):
 
 def test_nothing_to_do_when_everything_is_newer(seeded):
     result = optimize(seeded, timedelta(days=30), now=FLEET_END)
-    assert result.raw_points == 0 and result.deleted == 0 and seeded.rollup_measurements() == []
+    assert result.raw_points == 0 and result.deleted == 0 and seeded.rollup_names() == []
 
 
 def test_cli_optimize_dry_run_json_and_real_run(seeded_store_dir, monkeypatch):
@@ -226,7 +246,7 @@ def test_influxql_figures_are_the_same_after_optimize(influx_seeded, seeded_stor
     first = optimize(influx_seeded, timedelta(days=6), now=FLEET_END)
     assert first.deleted == first.raw_points > 0
     assert rolled_metric_points(influx_seeded, first.cutoff) == 0
-    assert "equipment_metrics_1h" in influx_seeded.rollup_measurements()
+    assert "equipment_metrics_1h" in influx_seeded.rollup_names()
     assert_same_figures(before, figures(influx_seeded, inventory))
     second = optimize(influx_seeded, timedelta(days=3), now=FLEET_END)
     assert second.previous_horizon == first.cutoff and second.deleted > 0
@@ -282,7 +302,8 @@ def test_events_before_the_horizon_and_rolled_up_equipment_stay_visible(seeded, 
     service = EquipmentAnalyticsService(seeded, inventory=inventory)
     assert "OLD-1" in service.equipment()["equipment_id"].tolist()
     assert "OLD-1" not in seeded.equipment_ids()  # raw points gone, rollups hold it
-    after = service.store.aggregate(period, functions=("count",))
+    assert service.store is seeded and service.reader.raw is seeded
+    after = service.reader.aggregate(period, functions=("count",))
     pd.testing.assert_frame_equal(after.sort_values(["equipment_id", "metric_type"]).reset_index(drop=True),
                                   before.sort_values(["equipment_id", "metric_type"]).reset_index(drop=True),
                                   check_dtype=False)

@@ -5,7 +5,7 @@ leaks; evaluation, saving, scoring and the CLI work on the seeded fleet."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +17,25 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from vigileos_analytics.cli.common import AppContext
 from vigileos_analytics.cli.predict import predict
 from vigileos_analytics.errors import ConfigurationError, ValidationError
-from vigileos_analytics.predictive import (ConstantRULRegressor, FeatureSpec, ThresholdRuleClassifier, build_dataset,
-                                           build_features, evaluate_models, load_model, save_model, score_fleet,
-                                           split_by_time_and_equipment, train_model)
 from vigileos_analytics.ingest.simulate import simulate_fleet
+from vigileos_analytics.predictive import (
+    ConstantRULRegressor,
+    FeatureSpec,
+    ThresholdRuleClassifier,
+    build_dataset,
+    build_features,
+    evaluate_models,
+    load_model,
+    save_model,
+    score_fleet,
+    split_by_time_and_equipment,
+    train_model,
+)
 from vigileos_analytics.stores import open_store
 
 from .conftest import FLEET_END, SMALL_FLEET
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 H24 = timedelta(hours=24)
 
 
@@ -84,10 +94,11 @@ def test_labels_match_the_simulator_truth(seeded_fleet_dir: Path) -> None:
     dataset = build_dataset(store, end - timedelta(days=9), end, H24)
     truth = simulate_fleet(SMALL_FLEET).failures
     # The store records a failure at the first simulated minute at or after it.
-    truth_minutes = set(zip(truth["equipment_id"], pd.to_datetime(truth["failure_time"], utc=True).dt.ceil("min")))
+    truth_minutes = set(zip(truth["equipment_id"], pd.to_datetime(truth["failure_time"], utc=True).dt.ceil("min"),
+                            strict=True))
     labelled = dataset[dataset["label"] == 1]
     assert not labelled.empty
-    assert set(zip(labelled["equipment_id"], labelled["failure_time"])) <= truth_minutes
+    assert set(zip(labelled["equipment_id"], labelled["failure_time"], strict=True)) <= truth_minutes
     rul = (labelled["failure_time"] - labelled["time"]).dt.total_seconds() / 3600
     assert ((rul > 0) & (rul <= 24)).all()
     assert np.allclose(labelled["rul_hours"], rul)

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 
@@ -23,15 +23,15 @@ from click.testing import CliRunner
 from vigileos_analytics.cli.common import AppContext
 from vigileos_analytics.cli.report import report
 from vigileos_analytics.errors import ValidationError
-from vigileos_analytics.reports import parse_parameters, run_batch, run_report
 from vigileos_analytics.ingest.simulate import FleetSpec
 from vigileos_analytics.ingest.simulation_io import simulate_into_store
+from vigileos_analytics.reports import parse_parameters, run_batch, run_report
 from vigileos_analytics.stores import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks" / "reports"
 #: Same fleet as scripts/refresh_report_outputs.py (the outputs nbval checks).
-FLEET = FleetSpec(equipment=4, days=10, end=datetime(2024, 1, 15, tzinfo=timezone.utc), seed=11, gaps_per_month=0.0)
+FLEET = FleetSpec(equipment=4, days=10, end=datetime(2024, 1, 15, tzinfo=UTC), seed=11, gaps_per_month=0.0)
 PERIOD = {"start": "2024-01-05", "end": "2024-01-15"}
 
 
@@ -57,8 +57,10 @@ def truth_availability(fleet) -> dict[str, tuple[float, float]]:
     out = {}
     for eq in fleet.inventory["equipment_id"]:  # a test oracle: 4 equipment
         state = np.zeros(len(times), dtype=int)  # 0 up, 1 maintenance, 2 down (failures win, as simulated)
-        for frame, value, a, b in ((fleet.maintenance, 1, "start", "end"), (fleet.failures, 2, "failure_time", "repair_time")):
-            for s, e in zip(frame.loc[frame["equipment_id"] == eq, a], frame.loc[frame["equipment_id"] == eq, b]):
+        for frame, value, a, b in ((fleet.maintenance, 1, "start", "end"),
+                                   (fleet.failures, 2, "failure_time", "repair_time")):
+            for s, e in zip(frame.loc[frame["equipment_id"] == eq, a], frame.loc[frame["equipment_id"] == eq, b],
+                            strict=True):
                 state[(times >= s) & (times < e)] = value
         up, down = (state == 0).sum(), (state == 2).sum()
         out[eq] = (100.0 * up / (up + down), down / 60.0)

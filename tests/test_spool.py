@@ -12,11 +12,13 @@ import pandas as pd
 import pytest
 
 from vigileos_analytics.errors import StoreError, WriteError
+from vigileos_analytics.schema import Point
 from vigileos_analytics.stores import open_store
 from vigileos_analytics.stores.base import Selection
+from vigileos_analytics.stores.influx2 import Influx2Store
 from vigileos_analytics.stores.spool import Spool
 
-from .influx_server import InfluxServer, find_influxd
+from .influx_server import InfluxServer, find_influxd, free_port
 from .store_contract import T0
 
 
@@ -81,6 +83,40 @@ def test_a_damaged_record_is_reported_not_sent(tmp_path):
     segment.write_bytes(bytes(data))
     with pytest.raises(StoreError, match="damaged"):
         Spool(tmp_path / "sp").replay(lambda payload: None)
+
+
+def test_a_write_that_bypasses_the_spool_raises_on_an_outage_and_spools_nothing(tmp_path):
+    """No server: the store points at a closed port, where the same write without
+    ``spool=False`` goes to the spool."""
+    store = open_store(f"influxdb1+http://127.0.0.1:{free_port()}/db?timeout=2s&spool={tmp_path / 'sp'}")
+    frame = pd.DataFrame({"time": [T0, T0 + timedelta(seconds=1)], "equipment_id": "EQ-1", "metric_type": "m",
+                          "value": [1.0, 2.0]})
+    try:
+        with pytest.raises(WriteError, match="0 of 2 points were written.*bypasses the spool") as caught:
+            store.write_frame(frame, spool=False)
+        assert caught.value.written == 0 and caught.value.unwritten["value"].tolist() == [1.0, 2.0]
+        with pytest.raises(WriteError, match="bypasses the spool"):
+            store.write_points([Point("EQ-1", "m", 3.0, T0)], spool=False)
+        assert not store.spool and store.spool.state().points == 0
+        assert store.write_frame(frame).points == 2 and store.spool.state().points == 2
+    finally:
+        store.close()
+
+
+def test_an_influxdb2_write_that_bypasses_the_spool_is_refused_on_an_outage(tmp_path):
+    """No server: the InfluxDB 2 store points at a closed port; its client retries,
+    then gives the batch back."""
+    store = Influx2Store(f"http://127.0.0.1:{free_port()}", token="t", org="o", bucket="b", timeout_s=1,
+                         spool=Spool(tmp_path / "sp"))
+    frame = pd.DataFrame({"time": [T0], "equipment_id": ["EQ-1"], "metric_type": ["m"], "value": [1.0]})
+    try:
+        with pytest.raises(WriteError) as caught:
+            store.write_frame(frame, spool=False)
+        assert caught.value.written == 0 and caught.value.unwritten["value"].tolist() == [1.0]
+        assert not store.spool and store.spool.state().points == 0
+        assert store.write_frame(frame).points == 1 and store.spool.state().points == 1
+    finally:
+        store.close()
 
 
 @pytest.mark.influxdb

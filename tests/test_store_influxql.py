@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pandas as pd
 import pytest
@@ -223,19 +223,20 @@ def test_latest_with_free_tags_keeps_each_series(influx_store):
     influx_store.write_frame(points_frame("EQ-1", "temperature", [0, 1], [1.0, 2.0], sensor="a"))
     influx_store.write_frame(points_frame("EQ-1", "temperature", [0], [5.0], sensor="b"))
     latest = influx_store.latest()
-    assert sorted(zip(latest["tags"].map(lambda t: t["sensor"]), latest["value"])) == [("a", 2.0), ("b", 5.0)]
+    assert sorted(zip(latest["tags"].map(lambda t: t["sensor"]), latest["value"],
+                      strict=True)) == [("a", 2.0), ("b", 5.0)]
     assert str(latest["time"].dtype) == "datetime64[ns, UTC]"
 
 
 def test_analytics_give_the_same_answers_on_influxql_and_embedded(influx_store, seeded_fleet_dir):
     """The seeded fleet copied into influxd: availability and performance figures match the embedded store's."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from vigileos_analytics.analytics.service import EquipmentAnalyticsService
 
     embedded = open_store(f"duckdb:///{seeded_fleet_dir / 'metrics.duckdb'}")
-    start, end = datetime(2024, 1, 29, tzinfo=timezone.utc), datetime(2024, 2, 1, tzinfo=timezone.utc)
-    copied = embedded.query(Selection(datetime(2024, 1, 1, tzinfo=timezone.utc), end))
+    start, end = datetime(2024, 1, 29, tzinfo=UTC), datetime(2024, 2, 1, tzinfo=UTC)
+    copied = embedded.query(Selection(datetime(2024, 1, 1, tzinfo=UTC), end))
     tags = pd.DataFrame(list(copied["tags"])).set_index(copied.index)
     influx_store.write_frame(pd.concat([copied.drop(columns="tags"), tags], axis=1))
     inventory = seeded_fleet_dir / "inventory.csv"

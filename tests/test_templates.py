@@ -13,8 +13,14 @@ from vigileos_analytics.cli import main
 from vigileos_analytics.config import load_settings
 from vigileos_analytics.errors import ConfigurationError, ValidationError
 from vigileos_analytics.reports.runner import notebooks_dir
-from vigileos_analytics.templates import (alert_rules_path, bundled_dir, copy_templates, dashboards_dir,
-                                          parameter_file, reports_dir)
+from vigileos_analytics.templates import (
+    alert_rules_path,
+    bundled_dir,
+    copy_templates,
+    dashboards_dir,
+    parameter_file,
+    reports_dir,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,19 +3,19 @@ and on a real store filled by the simulator."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from vigileos_analytics.analytics.service import EquipmentAnalyticsService
+from vigileos_analytics.analytics.trends import analyze_trends, slopes, threshold_breaches, worsening
 from vigileos_analytics.ingest.simulate import FleetSpec
 from vigileos_analytics.ingest.simulation_io import simulate_into_store
 from vigileos_analytics.stores import open_store
-from vigileos_analytics.analytics.trends import analyze_trends, slopes, threshold_breaches, worsening
 
-END = datetime(2024, 1, 31, tzinfo=timezone.utc)
+END = datetime(2024, 1, 31, tzinfo=UTC)
 
 
 def _series(values_per_eq: dict[tuple[str, str], np.ndarray], every_h: float = 1.0) -> pd.DataFrame:
@@ -38,10 +38,10 @@ def test_slopes_recover_known_lines() -> None:
     assert out.loc[("B", "cpu_usage", 30), "slope_per_day"] == pytest.approx(0.0, abs=1e-9)
     assert out.loc[("A", "cpu_usage", 7), "points"] == 7 * 24
     worse = worsening(slopes(series, END, (7, 30)), min_change_pct=5)
-    assert set(zip(worse["equipment_id"], worse["metric_type"])) == {("A", "cpu_usage")}
+    assert set(zip(worse["equipment_id"], worse["metric_type"], strict=True)) == {("A", "cpu_usage")}
     # availability falls 3 points over 30 days on ~97.5: about 3 %, under the 5 % bar; at 2 % it counts.
     worse2 = worsening(slopes(series, END, (7, 30)), min_change_pct=2)
-    assert ("A", "availability") in set(zip(worse2["equipment_id"], worse2["metric_type"]))
+    assert ("A", "availability") in set(zip(worse2["equipment_id"], worse2["metric_type"], strict=True))
 
 
 def test_threshold_breaches_count_time_beyond() -> None:

@@ -27,11 +27,20 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from .analytics.service import AvailabilityResult, EquipmentAnalyticsService
     from .config import Settings, load_settings
-    from .errors import (ConfigurationError, QueryError, ReportError, StoreBusyError, StoreConnectionError,
-                         StoreError, ValidationError, VigileosError, WriteError)
+    from .errors import (
+        ConfigurationError,
+        QueryError,
+        ReportError,
+        StoreBusyError,
+        StoreConnectionError,
+        StoreError,
+        ValidationError,
+        VigileosError,
+        WriteError,
+    )
     from .ingest.recording import EquipmentMetricsService
-    from .schema import Point
     from .ingest.simulate import FleetSpec, simulate_fleet
+    from .schema import Point
     from .stores import open_store
     from .stores.base import MetricsStore, Selection
 

@@ -67,6 +67,7 @@ class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def __init__(self, package: str, moved: Mapping[str, str]):
         self._targets = {f"{package}.{old}": f"{package}.{new}" for old, new in moved.items()}
+        self._own_specs: dict[str, importlib.machinery.ModuleSpec | None] = {}
 
     def find_spec(self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None):
         if fullname not in self._targets:
@@ -77,10 +78,15 @@ class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         new_name = self._targets[spec.name]
         warnings.warn(f"{spec.name} is now {new_name}; the old name will be removed in a later version",
                       DeprecationWarning, stacklevel=2)
-        return importlib.import_module(new_name)
+        module = importlib.import_module(new_name)
+        self._own_specs[new_name] = module.__spec__
+        return module
 
     def exec_module(self, module: ModuleType) -> None:
-        """Nothing to run: the module was imported under its new name."""
+        """Nothing to run: the module was imported under its new name. The import system has
+        just set its ``__spec__`` to the old name's; put its own back, or its relative imports
+        would resolve against the old name's package."""
+        module.__spec__ = self._own_specs[module.__name__]
 
 
 def install_moved_modules(package: str, moved: Mapping[str, str] = MOVED_MODULES) -> None:

@@ -1,20 +1,35 @@
 """Settings, in one place: read from the environment and a ``.env`` file.
 
-``SETTINGS`` is the single table of every setting; the README's settings table and
-``vigileos config`` are checked against it by the tests. Secrets are held in
-:class:`Secret`, whose ``repr`` and ``str`` never show the value.
+The fields of :class:`Settings` are the single table of settings: each names its
+environment variable, default (as text, as it would be written in the environment),
+meaning and parser, once. ``SETTINGS`` lists them as :class:`SettingSpec` rows; the
+README's settings table and ``vigileos config`` are checked against it by the tests.
+No module reads a setting's variable itself: it calls :func:`load_settings`, or
+:func:`read_setting` for one setting. Secrets are held in :class:`Secret`, whose
+``repr`` and ``str`` never show the value.
+
+A blank variable means the default. A value its parser refuses is a
+:class:`~vigileos_analytics.errors.ConfigurationError` naming the variable.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ConfigurationError, ValidationError
 from .timeparse import parse_duration
+
+DEFAULT_STORE_URL = "duckdb:///data/metrics.duckdb"
+#: Shortest auto-refresh interval of a dashboard page (seconds); 0 turns it off.
+MIN_REFRESH_S = 1.0
+#: Shortest heartbeat grace of a dashboard page (seconds): a beat every second, three missed.
+MIN_GRACE_S = 3.0
 
 
 class Secret:
@@ -43,77 +58,152 @@ class Secret:
         return hash(self._value)
 
 
+# -- parsers: (text, variable name) -> value; ValidationError naming the variable --------
+
+Parser = Callable[[str, str], Any]
+
+
+def _text(text: str, name: str) -> str:
+    return text
+
+
+def _path(text: str, name: str) -> Path:
+    return Path(text)
+
+
+def _duration(text: str, name: str) -> timedelta:
+    return parse_duration(text, name)
+
+
+def _names(text: str, name: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def _secret(text: str, name: str) -> Secret:
+    return Secret(text)
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _flag(text: str, name: str) -> bool:
+    word = text.strip().lower()
+    if word not in _TRUE + _FALSE:
+        raise ValidationError(f"{name} must be one of {', '.join(_TRUE + _FALSE)}; got {text!r}.",
+                              field=name, value=text)
+    return word in _TRUE
+
+
+def _seconds(minimum: float, *, off: bool = False) -> Parser:
+    """A parser of a finite number of seconds of at least ``minimum`` (or 0 when ``off``)."""
+    expected = f"at least {minimum:g} second{'' if minimum == 1 else 's'}"
+    expected = f"0 (off) or {expected}" if off else expected
+
+    def parse(text: str, name: str) -> float:
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = math.nan
+        if not (math.isfinite(seconds) and (seconds >= minimum or (off and seconds == 0))):
+            raise ValidationError(f"{name} must be {expected}; got {text!r}.", field=name, value=text)
+        return seconds
+
+    return parse
+
+
+# -- the table ------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class SettingSpec:
+    """One row of the settings table: ``name`` is the :class:`Settings` field."""
+
     name: str
     env: str
     default: str
     help: str
+    parse: Parser = _text
     secret: bool = False
 
+    def read(self, values: Mapping[str, str]) -> Any:
+        """This setting's value in ``values`` (variables by name; blank: the default), parsed."""
+        text = values.get(self.env, "")
+        if not text.strip():
+            text = self.default
+        try:
+            return self.parse(text, self.env)
+        except ValidationError as exc:
+            raise ConfigurationError(str(exc)) from exc
 
-DEFAULT_STORE_URL = "duckdb:///data/metrics.duckdb"
 
-SETTINGS: tuple[SettingSpec, ...] = (
-    SettingSpec("store_url", "VIGILEOS_STORE_URL", "",
-                "Where metrics live: duckdb:///relative/path.duckdb, duckdb:////absolute/path.duckdb, "
-                "influxdb2+http://host:8086 or influxdb1+http://host:8086. Empty: INFLUXDB_URL if set "
-                f"(as InfluxDB 2), else {DEFAULT_STORE_URL}."),
-    SettingSpec("inventory_path", "VIGILEOS_INVENTORY", "data/inventory.csv",
-                "Equipment inventory CSV (equipment_id, name, type, location, ...)."),
-    SettingSpec("staleness", "VIGILEOS_STALENESS", "10m",
-                "How long an availability sample stays valid without a newer one; older time is 'unknown'."),
-    SettingSpec("lock_timeout", "VIGILEOS_LOCK_TIMEOUT", "60s",
-                "How long a process waits for the embedded store's lock before giving up."),
-    SettingSpec("spool_dir", "VIGILEOS_SPOOL_DIR", "data/spool",
-                "Where InfluxDB writes wait, on disk, while the server is unreachable."),
-    SettingSpec("extra_statuses", "VIGILEOS_EXTRA_STATUSES", "",
-                "Comma-separated statuses accepted beside operational, maintenance, offline."),
-    SettingSpec("dashboard_refresh", "VIGILEOS_DASHBOARD_REFRESH", "30",
-                "Default auto-refresh interval of the dashboards, in seconds (0: off)."),
-    SettingSpec("dashboard_heartbeat_grace", "VIGILEOS_DASHBOARD_HEARTBEAT_GRACE", "180",
-                "Seconds without a heartbeat from a dashboard page before its auto-refresh pauses (page closed)."),
-    SettingSpec("reports_dir", "VIGILEOS_REPORTS_DIR", "",
-                "Folder of the report notebooks (default: the ones that come with the package; "
-                "`vigileos templates copy DIR` makes editable copies)."),
-    SettingSpec("dashboards_dir", "VIGILEOS_DASHBOARDS_DIR", "",
-                "Folder of the dashboard notebooks (default: the ones that come with the package)."),
-    SettingSpec("alert_rules", "VIGILEOS_ALERT_RULES", "",
-                "Alert rules file (default: the rules that come with the package, parameters/alert_rules.yaml)."),
-    SettingSpec("chromium", "VIGILEOS_CHROMIUM", "",
-                "Chromium that prints report PDFs (default: chromium, chromium-browser or google-chrome on PATH)."),
-    SettingSpec("influxdb_url", "INFLUXDB_URL", "", "InfluxDB server URL (seed variable)."),
-    SettingSpec("influxdb_token", "INFLUXDB_TOKEN", "", "InfluxDB API token.", secret=True),
-    SettingSpec("influxdb_org", "INFLUXDB_ORG", "", "InfluxDB 2 organisation."),
-    SettingSpec("influxdb_bucket", "INFLUXDB_BUCKET", "equipment_metrics",
-                "InfluxDB 2 bucket, or InfluxDB 1.x / 3.x database."),
-    SettingSpec("influxdb_username", "INFLUXDB_USERNAME", "", "InfluxDB user name."),
-    SettingSpec("influxdb_password", "INFLUXDB_PASSWORD", "", "InfluxDB password.", secret=True),
-)
+def setting(env: str, default: str, help: str, parse: Parser = _text, *, secret: bool = False) -> Any:
+    """A :class:`Settings` field read from ``env``; its default is ``parse(default)``."""
+    row = {"env": env, "default": default, "help": help, "parse": parse, "secret": secret}
+    return field(default_factory=lambda: parse(default, env), metadata={"setting": row})
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved settings. Build with :func:`load_settings`; override with keywords."""
+    """Resolved settings. Build with :func:`load_settings`; override with keywords (typed values)."""
 
-    store_url: str = DEFAULT_STORE_URL
-    inventory_path: Path = Path("data/inventory.csv")
-    staleness: timedelta = timedelta(minutes=10)
-    lock_timeout: timedelta = timedelta(seconds=60)
-    spool_dir: Path = Path("data/spool")
-    extra_statuses: tuple[str, ...] = ()
-    dashboard_refresh: str = "30"
-    dashboard_heartbeat_grace: str = "180"
-    reports_dir: str = ""
-    dashboards_dir: str = ""
-    alert_rules: str = ""
-    chromium: str = ""
-    influxdb_url: str = ""
-    influxdb_token: Secret = field(default_factory=lambda: Secret(""))
-    influxdb_org: str = ""
-    influxdb_bucket: str = "equipment_metrics"
-    influxdb_username: str = ""
-    influxdb_password: Secret = field(default_factory=lambda: Secret(""))
+    store_url: str = setting(
+        "VIGILEOS_STORE_URL", "",
+        "Where metrics live: duckdb:///relative/path.duckdb, duckdb:////absolute/path.duckdb, "
+        "influxdb2+http://host:8086 or influxdb1+http://host:8086. Empty: INFLUXDB_URL if set "
+        f"(as InfluxDB 2), else {DEFAULT_STORE_URL}.")
+    inventory_path: Path = setting(
+        "VIGILEOS_INVENTORY", "data/inventory.csv",
+        "Equipment inventory CSV (equipment_id, name, type, location, ...).", _path)
+    staleness: timedelta = setting(
+        "VIGILEOS_STALENESS", "10m",
+        "How long an availability sample stays valid without a newer one; older time is 'unknown'.", _duration)
+    lock_timeout: timedelta = setting(
+        "VIGILEOS_LOCK_TIMEOUT", "60s",
+        "How long a process waits for the embedded store's lock before giving up.", _duration)
+    spool_dir: Path = setting(
+        "VIGILEOS_SPOOL_DIR", "data/spool",
+        "Where InfluxDB writes wait, on disk, while the server is unreachable.", _path)
+    extra_statuses: tuple[str, ...] = setting(
+        "VIGILEOS_EXTRA_STATUSES", "",
+        "Comma-separated statuses accepted beside operational, maintenance, offline.", _names)
+    dashboard_refresh: float = setting(
+        "VIGILEOS_DASHBOARD_REFRESH", "30",
+        f"Default auto-refresh interval of the dashboards, in seconds (0: off; else at least {MIN_REFRESH_S:g}).",
+        _seconds(MIN_REFRESH_S, off=True))
+    # Chromium wakes the timers of a tab hidden for 5 minutes only once a minute:
+    # three such wake-ups may pass before a page counts as gone.
+    dashboard_heartbeat_grace: float = setting(
+        "VIGILEOS_DASHBOARD_HEARTBEAT_GRACE", "180",
+        "Seconds without a heartbeat from a dashboard page before its auto-refresh pauses (page closed); "
+        f"at least {MIN_GRACE_S:g}.", _seconds(MIN_GRACE_S))
+    reports_dir: str = setting(
+        "VIGILEOS_REPORTS_DIR", "",
+        "Folder of the report notebooks (default: the ones that come with the package; "
+        "`vigileos templates copy DIR` makes editable copies).")
+    dashboards_dir: str = setting(
+        "VIGILEOS_DASHBOARDS_DIR", "",
+        "Folder of the dashboard notebooks (default: the ones that come with the package).")
+    alert_rules: str = setting(
+        "VIGILEOS_ALERT_RULES", "",
+        "Alert rules file (default: the rules that come with the package, parameters/alert_rules.yaml).")
+    chromium: str = setting(
+        "VIGILEOS_CHROMIUM", "",
+        "Chromium that prints report PDFs (default: chromium, chromium-browser or google-chrome on PATH).")
+    debug: bool = setting(
+        "VIGILEOS_DEBUG", "0",
+        "1: the command line shows the traceback of an internal error instead of a one-line message.", _flag)
+    influxdb_url: str = setting("INFLUXDB_URL", "", "InfluxDB server URL (seed variable).")
+    influxdb_token: Secret = setting("INFLUXDB_TOKEN", "", "InfluxDB API token.", _secret, secret=True)
+    influxdb_org: str = setting("INFLUXDB_ORG", "", "InfluxDB 2 organisation.")
+    influxdb_bucket: str = setting(
+        "INFLUXDB_BUCKET", "equipment_metrics", "InfluxDB 2 bucket, or InfluxDB 1.x / 3.x database.")
+    influxdb_username: str = setting("INFLUXDB_USERNAME", "", "InfluxDB user name.")
+    influxdb_password: Secret = setting("INFLUXDB_PASSWORD", "", "InfluxDB password.", _secret, secret=True)
+
+    def __post_init__(self) -> None:
+        if not self.store_url:  # the seed's InfluxDB when it names one, else the embedded store
+            url = f"influxdb2+{self.influxdb_url}" if self.influxdb_url else DEFAULT_STORE_URL
+            object.__setattr__(self, "store_url", url)
 
     def public_items(self) -> dict[str, str]:
         """Every setting as text, with secrets masked: safe to print."""
@@ -124,9 +214,31 @@ class Settings:
                 out[f.name] = "********" if value else ""
             elif isinstance(value, tuple):
                 out[f.name] = ",".join(value)
+            elif isinstance(value, bool):
+                out[f.name] = "1" if value else "0"
+            elif isinstance(value, float):
+                out[f.name] = f"{value:g}"
             else:
                 out[f.name] = str(value)
         return out
+
+
+SETTINGS: tuple[SettingSpec, ...] = tuple(SettingSpec(f.name, **f.metadata["setting"]) for f in fields(Settings))
+_BY_NAME = {spec.name: spec for spec in SETTINGS}
+
+
+def setting_spec(name: str) -> SettingSpec:
+    """The row of setting ``name`` (a :class:`Settings` field name)."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"There is no setting {name!r}; the settings are {', '.join(_BY_NAME)}.") from None
+
+
+def setting_default(name: str) -> Any:
+    """The default value of setting ``name``, parsed (e.g. 180.0 for ``dashboard_heartbeat_grace``)."""
+    spec = setting_spec(name)
+    return spec.parse(spec.default, spec.env)
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -138,34 +250,24 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, dotenv_path: Path | str | None = ".env", **overrides: Any
-) -> Settings:
-    """Settings from ``.env`` (if present), then the environment, then ``overrides``."""
+def _values(environ: Mapping[str, str] | None, dotenv_path: Path | str | None) -> dict[str, str]:
     values: dict[str, str] = {}
     if dotenv_path is not None:
         values.update(read_dotenv(Path(dotenv_path)))
     values.update(os.environ if environ is None else environ)
+    return values
 
-    raw = {spec.name: values.get(spec.env, spec.default) for spec in SETTINGS}
-    try:
-        kwargs: dict[str, Any] = {
-            "inventory_path": Path(raw["inventory_path"]),
-            "spool_dir": Path(raw["spool_dir"]),
-            "staleness": parse_duration(raw["staleness"], "VIGILEOS_STALENESS"),
-            "lock_timeout": parse_duration(raw["lock_timeout"], "VIGILEOS_LOCK_TIMEOUT"),
-            "extra_statuses": tuple(s.strip() for s in raw["extra_statuses"].split(",") if s.strip()),
-            "influxdb_token": Secret(raw["influxdb_token"]),
-            "influxdb_password": Secret(raw["influxdb_password"]),
-        }
-    except ValidationError as exc:
-        raise ConfigurationError(str(exc)) from exc
-    for name in ("influxdb_url", "influxdb_org", "influxdb_bucket", "influxdb_username", "dashboard_refresh",
-                 "dashboard_heartbeat_grace", "reports_dir", "dashboards_dir", "alert_rules", "chromium"):
-        kwargs[name] = raw[name]
-    store_url = raw["store_url"]
-    if not store_url:
-        store_url = f"influxdb2+{raw['influxdb_url']}" if raw["influxdb_url"] else DEFAULT_STORE_URL
-    kwargs["store_url"] = store_url
-    kwargs.update(overrides)
-    return Settings(**kwargs)
+
+def read_setting(name: str, environ: Mapping[str, str] | None = None,
+                 dotenv_path: Path | str | None = ".env") -> Any:
+    """One setting, read as :func:`load_settings` reads it; ConfigurationError when malformed."""
+    return setting_spec(name).read(_values(environ, dotenv_path))
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv_path: Path | str | None = ".env", **overrides: Any
+) -> Settings:
+    """Settings from ``.env`` (if present), then the environment, then ``overrides``."""
+    values = _values(environ, dotenv_path)
+    parsed = {spec.name: spec.read(values) for spec in SETTINGS if spec.name not in overrides}
+    return Settings(**parsed, **overrides)

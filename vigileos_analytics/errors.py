@@ -3,19 +3,37 @@
 Every error the package raises on purpose is a ``VigileosError``::
 
     VigileosError
-    ├── ConfigurationError        a setting, URL or parameter file is wrong
-    ├── ValidationError           a value given by the caller is wrong (also a ValueError)
-    ├── StoreError                the storage backend could not do what was asked
-    │   ├── StoreConnectionError  the store cannot be reached or opened
-    │   │   └── StoreBusyError    the store stayed locked by other processes too long
-    │   ├── QueryError            a read failed
-    │   ├── WriteError            a write failed; ``unwritten`` holds what was not written
-    │   └── RollupError           rollups did not read back as written (raw points kept)
-    ├── ReportError               a report notebook failed or could not be rendered
-    └── DashboardServerError      the dashboard server could not start
+    ├── ConfigurationError            a setting, URL or parameter file is wrong
+    ├── ValidationError               a value given by the caller is wrong (also a ValueError)
+    ├── StoreError                    the storage backend could not do what was asked
+    │   ├── StoreConnectionError      the store cannot be reached or opened
+    │   │   ├── StoreBusyError        the store stayed locked by other processes too long
+    │   │   ├── RetryableError        unreachable, or answered 5xx / 429: worth trying again later
+    │   │   │   └── StoreTimeoutError no answer within the timeout
+    │   │   ├── StoreAuthError        credentials refused (401) or lacking a right (403)
+    │   │   └── StoreNotFoundError    no such database, bucket, organisation or API (404)
+    │   ├── QueryError                a read failed
+    │   ├── WriteError                a write failed; ``unwritten`` holds what was not written
+    │   └── RollupError               rollups did not read back as written (raw points kept)
+    ├── ReportError                   a report notebook failed or could not be rendered
+    ├── DashboardServerError          the dashboard server could not start
+    ├── EmptyStoreError               a dashboard found no measurement yet (a state, not a fault)
+    └── NoEquipmentChosen             a detail page was opened without an equipment
 
-Driver exceptions (duckdb, HTTP clients) are translated where they enter, with
-``raise ... from exc`` so the original stays in the traceback.
+A ``StoreError`` says what kind of failure it is in attributes, so callers branch
+on classes and attributes, never on message text:
+
+- ``problem``: a kind from :data:`PROBLEMS` (``"unreachable"``, ``"timeout"``,
+  ``"unauthorized"``, ...), or None when unknown;
+- ``status``: the HTTP status the server answered, or None;
+- ``server``: where, e.g. ``"InfluxDB at http://host:8086"``, or None;
+- ``detail``: what the other side said: the server's own error message, or the
+  network's reason (``"connection refused"``), or None.
+
+Driver exceptions (duckdb, requests, influxdb-client, urllib3) are translated
+where they enter, with ``raise ... from exc`` so the original stays in the
+traceback. An error that wraps another (a ``WriteError`` holding the points a
+refusal left unwritten) copies its kind with ``**cause.kind()``.
 """
 
 from __future__ import annotations
@@ -23,18 +41,29 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "PROBLEMS",
     "VigileosError",
     "ConfigurationError",
     "ValidationError",
     "StoreError",
     "StoreConnectionError",
     "StoreBusyError",
+    "RetryableError",
+    "StoreTimeoutError",
+    "StoreAuthError",
+    "StoreNotFoundError",
     "QueryError",
     "WriteError",
     "RollupError",
     "ReportError",
     "DashboardServerError",
+    "EmptyStoreError",
+    "NoEquipmentChosen",
 ]
+
+#: Every kind of store failure a ``problem`` attribute (and ``vigileos check``) can name.
+PROBLEMS = ("unreachable", "timeout", "unauthorized", "forbidden", "wrong_org", "missing_bucket", "missing_database",
+            "missing_dbrp", "wrong_api", "not_found", "server_error", "busy", "readback", "failed")
 
 
 class VigileosError(Exception):
@@ -58,7 +87,23 @@ class ValidationError(VigileosError, ValueError):
 
 
 class StoreError(VigileosError):
-    """The storage backend failed."""
+    """The storage backend failed; ``problem``, ``status``, ``server`` and ``detail``
+    say how (see the module docstring). ``problem`` defaults to the class's own."""
+
+    default_problem: str | None = None
+
+    def __init__(self, message: str = "", *, status: int | None = None, server: str | None = None,
+                 problem: str | None = None, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.server = server
+        self.problem = problem or self.default_problem
+        self.detail = detail
+
+    def kind(self) -> dict[str, Any]:
+        """``status``, ``server``, ``problem`` and ``detail`` as keyword arguments, for an
+        error that wraps this one."""
+        return {"status": self.status, "server": self.server, "problem": self.problem, "detail": self.detail}
 
 
 class StoreConnectionError(StoreError):
@@ -67,6 +112,36 @@ class StoreConnectionError(StoreError):
 
 class StoreBusyError(StoreConnectionError):
     """Other processes held the store's lock for longer than the wait limit."""
+
+    default_problem = "busy"
+
+
+class RetryableError(StoreConnectionError):
+    """The server is unreachable, timed out, or answered 5xx / 429: try again later
+    (writes go to the outage spool)."""
+
+    default_problem = "unreachable"
+
+
+class StoreTimeoutError(RetryableError):
+    """The server did not answer within the timeout."""
+
+    default_problem = "timeout"
+
+
+class StoreAuthError(StoreConnectionError):
+    """The server refused the credentials (``problem`` ``"unauthorized"``, 401) or they
+    lack a right this needs (``"forbidden"``, 403)."""
+
+    default_problem = "unauthorized"
+
+
+class StoreNotFoundError(StoreConnectionError):
+    """What the settings name is not there: ``problem`` is ``"missing_database"``,
+    ``"missing_bucket"``, ``"missing_dbrp"``, ``"wrong_org"``, ``"wrong_api"`` (no such
+    API at that URL) or ``"not_found"``."""
+
+    default_problem = "not_found"
 
 
 class QueryError(StoreError):
@@ -78,8 +153,8 @@ class WriteError(StoreError):
     (a DataFrame in the store's write format) that were not written, and
     ``written`` how many points of the same call did reach the store."""
 
-    def __init__(self, message: str, *, unwritten: Any = None, written: int = 0) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, unwritten: Any = None, written: int = 0, **kind: Any) -> None:
+        super().__init__(message, **kind)
         self.unwritten = unwritten
         self.written = written
 
@@ -95,3 +170,11 @@ class ReportError(VigileosError):
 
 class DashboardServerError(VigileosError):
     """The Voila dashboard server could not start or did not answer."""
+
+
+class EmptyStoreError(VigileosError):
+    """A dashboard found no measurement in the store (a state, not a fault)."""
+
+
+class NoEquipmentChosen(VigileosError):
+    """A dashboard's detail page was opened without an equipment."""

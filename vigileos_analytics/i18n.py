@@ -1,14 +1,24 @@
-"""One message catalogue and number / date formats per language, for reports and dashboards.
+"""One message catalogue and number / date formats per language, for reports,
+dashboards and the CLI.
 
 The catalogue lives in ``locales/<lang>.yaml`` (nested keys, flattened with dots:
-``monthly.title``). Every language has the same keys as English; a key missing in
-a language falls back to English, and a key missing everywhere raises ``KeyError``
-so that a typo fails loudly in the tests instead of printing a raw key.
+``monthly_availability.title``; the dashboards' texts are under ``dashboard.``, the
+CLI's under ``cli.``). Every language has the same keys and placeholders as English
+(``tests/test_i18n.py`` checks it); a key missing in a language falls back to
+English, and a key missing everywhere raises ``KeyError`` so that a typo fails
+loudly in the tests instead of printing a raw key.
+
+A message that depends on a number is a mapping of plural forms, chosen by the
+``count`` field (CLDR cardinal rules, see :func:`plural_form`)::
+
+    scope:
+      one: "{count} équipement"      # fr: 0 and 1 (and 1.5); en: exactly 1
+      other: "{count} équipements"
 
 Usage::
 
     tr = Translator("fr")
-    tr.t("monthly.title", period="janvier 2024")    # 'Disponibilité mensuelle — janvier 2024'
+    tr.t("common.scope", count=1)                   # '1 équipement'
     tr.percent(92.5)                                # '92,5 %'
     tr.date(datetime(2024, 1, 31, tzinfo=UTC))      # '31/01/2024'
     tr.duration(5400)                               # '1 h 30 min'
@@ -16,28 +26,35 @@ Usage::
 The module-level ``format_*`` functions do the same with an explicit ``lang``.
 Datetimes are shown in UTC (the package's zone); naive values are taken as UTC.
 French puts a no-break space (U+00A0) before ``%`` and groups thousands with a
-narrow no-break space (U+202F), so a number never breaks across lines.
+narrow no-break space (U+202F), so a number never breaks across lines. pandas is
+imported only to format a timestamp, so the CLI prints catalogue texts without it.
 """
 
 from __future__ import annotations
 
 import math
+import string
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import yaml
 
 from .errors import ValidationError
 
-__all__ = ["LANGUAGES", "Translator", "format_date", "format_datetime", "format_duration", "format_number",
-           "format_percent"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "Translator", "check_language", "format_date", "format_datetime",
+           "format_duration", "format_number", "format_percent", "format_time", "placeholders", "plural_form"]
 
 LANGUAGES = ("en", "fr")
 DEFAULT_LANGUAGE = "en"
+#: The plural categories a catalogue message may have (CLDR names); ``other`` is required.
+PLURAL_FORMS = ("one", "other")
 
 
 @dataclass(frozen=True)
@@ -64,26 +81,59 @@ def check_language(lang: Any) -> str:
     return lang
 
 
+def plural_form(lang: str, count: Any) -> str:
+    """The CLDR cardinal category of ``count`` in ``lang``: ``'one'`` or ``'other'``.
+
+    English: ``one`` for exactly 1. French: ``one`` for 0 and 1, fractions included
+    (``0,5 heure``, ``1,5 heure``). A missing or non-numeric count is ``other``.
+    """
+    try:
+        number = abs(float(count))
+    except (TypeError, ValueError):
+        return "other"
+    if math.isnan(number):
+        return "other"
+    if check_language(lang) == "fr":
+        return "one" if number < 2 else "other"
+    return "one" if number == 1 else "other"
+
+
+def _is_plural(value: Any) -> bool:
+    return isinstance(value, dict) and "other" in value and set(value) <= set(PLURAL_FORMS)
+
+
+def placeholders(message: Any) -> set[str]:
+    """The ``str.format`` field names of a catalogue message (of every plural form;
+    ``count`` too when the message has plural forms, since it chooses the form)."""
+    if _is_plural(message):
+        return {"count"}.union(*(placeholders(form) for form in message.values()))
+    return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(str(message)) if name}
+
+
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict):
+        if isinstance(value, dict) and not _is_plural(value):
             flat.update(_flatten(value, name + "."))
         else:
             flat[name] = value
     return flat
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(lang: str) -> dict[str, Any]:
-    """The flattened catalogue of ``lang`` (dotted keys to strings or lists)."""
+    """The flattened catalogue of ``lang``: dotted keys to strings, or to a dict of
+    plural forms (``{"one": ..., "other": ...}``)."""
     text = resources.files("vigileos_analytics").joinpath("locales", f"{check_language(lang)}.yaml").read_text("utf-8")
-    return _flatten(yaml.safe_load(text) or {})
+    return _flatten(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {})
 
 
 def _is_missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
+    if value is None:
+        return True
+    pandas = sys.modules.get("pandas")  # pandas' NA / NaT exist only once pandas is loaded
+    if pandas is not None and (value is pandas.NA or value is pandas.NaT):
         return True
     return isinstance(value, float) and math.isnan(value)
 
@@ -105,6 +155,8 @@ def format_percent(value: Any, lang: str = DEFAULT_LANGUAGE, decimals: int = 1, 
 
 
 def _timestamp(value: Any) -> pd.Timestamp:
+    import pandas as pd
+
     stamp = pd.Timestamp(value)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
@@ -123,6 +175,13 @@ def format_datetime(value: datetime | pd.Timestamp | None, lang: str = DEFAULT_L
     return _timestamp(value).strftime(_FORMATS[check_language(lang)].datetime)
 
 
+def format_time(value: datetime | pd.Timestamp | None, missing: str = "–") -> str:
+    """A time of day in UTC to the second, the same in every language: ``'14:05:09'``."""
+    if _is_missing(value):
+        return missing
+    return _timestamp(value).strftime("%H:%M:%S")
+
+
 def format_duration(seconds: Any, lang: str = DEFAULT_LANGUAGE, missing: str = "–") -> str:
     """A duration in seconds, to the minute: ``5400`` → ``'1 h 30 min'``; ``93600`` →
     ``'1 d 2 h'`` (en) / ``'1 j 2 h'`` (fr); under a minute: ``'45 s'``."""
@@ -131,7 +190,7 @@ def format_duration(seconds: Any, lang: str = DEFAULT_LANGUAGE, missing: str = "
     total = float(seconds)
     if total < 60:
         return f"{format_number(total, lang, 0)} s"
-    minutes = int(round(total / 60))
+    minutes = round(total / 60)
     days, rest = divmod(minutes, 1440)
     hours, mins = divmod(rest, 60)
     day_unit = catalogue(lang).get("units.day_short", "d")
@@ -145,8 +204,9 @@ def format_duration(seconds: Any, lang: str = DEFAULT_LANGUAGE, missing: str = "
 class Translator:
     """Messages and formats of one language (``en`` or ``fr``).
 
-    ``t(key, **fmt)`` returns the message with ``str.format`` fields filled; the
-    ``percent`` / ``number`` / ``date`` / ``datetime`` / ``duration`` methods are the
+    ``t(key, **fmt)`` returns the message with ``str.format`` fields filled (the
+    plural form chosen by ``count`` when the message has forms); the ``percent`` /
+    ``number`` / ``date`` / ``datetime`` / ``time`` / ``duration`` methods are the
     module functions bound to this language.
     """
 
@@ -159,11 +219,16 @@ class Translator:
         return f"Translator({self.lang!r})"
 
     def t(self, key: str, **fmt: Any) -> str:
-        """The message ``key`` (dotted), formatted with ``fmt``. Raises ``KeyError`` for an unknown key."""
+        """The message ``key`` (dotted), formatted with ``fmt``; a message with plural
+        forms needs ``count``. Raises ``KeyError`` for an unknown key or a missing count."""
         message = self._messages.get(key, self._fallback.get(key))
         if message is None:
             raise KeyError(f"no message {key!r} in the {self.lang!r} catalogue (nor in English); "
                            f"add it to vigileos_analytics/locales/{self.lang}.yaml.")
+        if isinstance(message, dict):
+            if "count" not in fmt:
+                raise KeyError(f"message {key!r} has plural forms: pass count=<number>.")
+            message = message.get(plural_form(self.lang, fmt["count"]), message["other"])
         return str(message).format(**fmt) if fmt else str(message)
 
     def has(self, key: str) -> bool:
@@ -192,6 +257,9 @@ class Translator:
 
     def datetime(self, value: Any) -> str:
         return format_datetime(value, self.lang)
+
+    def time(self, value: Any) -> str:
+        return format_time(value)
 
     def duration(self, seconds: Any) -> str:
         return format_duration(seconds, self.lang)

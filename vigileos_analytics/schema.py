@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,9 @@ RESPONSE_TIME = "response_time"
 TEMPERATURE = "temperature"
 POWER_CONSUMPTION = "power_consumption"
 NETWORK_TRAFFIC = "network_traffic"
+#: Alert state changes written by ``vigileos alerts check`` (1 firing, 0 resolved): an event,
+#: not a measurement.
+ALERT = "alert"
 
 #: Known metric types and their units. Any other name that passes
 #: :func:`validate_metric_type` is accepted as a custom metric.

@@ -33,7 +33,8 @@ def parse_duration(text: str | timedelta, field: str = "duration") -> timedelta:
     return duration
 
 
-def parse_time_text(text: str | datetime, tz: str = "UTC", now: datetime | None = None, field: str = "time") -> datetime:
+def parse_time_text(text: str | datetime, tz: str = "UTC", now: datetime | None = None,
+                    field: str = "time") -> datetime:
     """Parse an ISO-like timestamp, 'now', or 'now-7d' style text to an aware UTC datetime.
 
     Text without an offset is interpreted in ``tz``.

@@ -94,6 +94,12 @@ def _number(raw: dict, name: str, field: str, source: str, *, required: bool, po
     return float(value)
 
 
+def _required_number(raw: dict, name: str, field: str, source: str, *, positive: bool = False) -> float:
+    value = _number(raw, name, field, source, required=True, positive=positive)
+    assert value is not None  # _number raises when a required field is missing
+    return value
+
+
 def _duration(raw: dict, name: str, field: str, source: str, default: timedelta | None) -> timedelta | None:
     if field not in raw:
         if default is None and field == "window":
@@ -127,21 +133,22 @@ def _parse_rule(raw: Any, position: int, source: str) -> AlertRule:
         metric = validate_metric_type(raw.get("metric"))
     except ValidationError:
         raise _fail(name, "metric", "a metric type such as 'cpu_usage'", raw.get("metric"), source) from None
-    common = dict(name=name, kind=kind, metric=metric, severity=_choice(raw, name, "severity", SEVERITIES, None, source),
+    common: dict[str, Any] = dict(name=name, kind=kind, metric=metric,
+                  severity=_choice(raw, name, "severity", SEVERITIES, None, source),
                   window=_duration(raw, name, "window", source, None), description=str(raw.get("description", "")))
-    every = _duration(raw, name, "every", source, timedelta(hours=1))
+    every = _duration(raw, name, "every", source, timedelta(hours=1)) or timedelta(hours=1)
     min_points = raw.get("min_points", 6)
     if isinstance(min_points, bool) or not isinstance(min_points, int) or min_points < 3:
         raise _fail(name, "min_points", "a whole number of at least 3", min_points, source)
     if kind == "threshold":
         return AlertRule(**common, function=_choice(raw, name, "function", FUNCTIONS, "mean", source),
                          operator=_choice(raw, name, "operator", ("above", "below"), "above", source),
-                         threshold=_number(raw, name, "threshold", source, required=True))
+                         threshold=_required_number(raw, name, "threshold", source))
     if every >= common["window"]:
         raise _fail(name, "every", f"shorter than the window ({raw.get('window')})", raw.get("every", "1h"), source)
     if kind == "trend":
         return AlertRule(**common, every=every, min_points=min_points,
-                         rate_per_day=_number(raw, name, "rate_per_day", source, required=True, positive=True),
+                         rate_per_day=_required_number(raw, name, "rate_per_day", source, positive=True),
                          direction=_choice(raw, name, "direction", ("rising", "falling"), "rising", source),
                          threshold=_number(raw, name, "threshold", source, required=False),
                          horizon=_duration(raw, name, "horizon", source, None))

@@ -31,14 +31,14 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from .alert_rules import AlertRule
+from ..schema import ALERT as ALERT_METRIC
 from ..schema import to_utc
 from ..stores.base import MetricsStore, Selection
+from .alert_rules import AlertRule
 
 __all__ = ["ALERT_METRIC", "MAX_MESSAGE", "AlertCheck", "evaluate_rules", "check_alerts", "current_alerts",
            "list_alerts"]
 
-ALERT_METRIC = "alert"
 MAX_MESSAGE = 200
 FIRING, RESOLVED = "firing", "resolved"
 DAY_S = 86_400.0
@@ -95,7 +95,7 @@ def _trend(store: MetricsStore, rule: AlertRule, now: datetime, ids: Sequence[st
             firing &= days_to_cross <= rule.horizon.total_seconds() / DAY_S
     end = _floor(now, rule.every)
     message = []
-    for eq_slope, days in zip(slope, days_to_cross):
+    for eq_slope, days in zip(slope, days_to_cross, strict=True):
         text = f"{rule.metric} {rule.direction} {eq_slope:+.2f}/day over {_text(rule.window)}"
         if rule.threshold is not None and np.isfinite(days):
             when = pd.Timestamp(end) + pd.Timedelta(days=float(min(days, 3650)))
@@ -119,7 +119,8 @@ def _anomaly(store: MetricsStore, rule: AlertRule, now: datetime, ids: Sequence[
     scale = (1.4826 * frame["mad"]).clip(lower=1e-9 * frame["median"].abs().clip(lower=1.0))
     z = (frame["current"] - frame["median"]) / scale
     message = [f"{rule.metric} mean of the last {_text(rule.every)} is {c:.2f} against a median of {m:.2f} "
-               f"(robust z {v:+.1f}, limit {rule.z:g})" for c, m, v in zip(frame["current"], frame["median"], z)]
+               f"(robust z {v:+.1f}, limit {rule.z:g})"
+               for c, m, v in zip(frame["current"], frame["median"], z, strict=True)]
     return pd.DataFrame({"equipment_id": frame.index.to_numpy(), "value": z.to_numpy(),
                          "firing": (z.abs() >= rule.z).to_numpy(), "message": message})
 

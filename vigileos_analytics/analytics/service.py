@@ -11,27 +11,35 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import availability as av
 from ..errors import ValidationError
 from ..inventory import load_inventory, require_known_equipment, validate_inventory
-from ..stores.tiered import TieredStore
-from ..schema import (AVAILABILITY, MAINTENANCE, OFFLINE, OPERATIONAL, PERFORMANCE_METRICS, STATUS_CHANGE,
-                     to_utc, validate_range)
+from ..schema import ALERT as ALERT_METRIC_TYPE
+from ..schema import (
+    AVAILABILITY,
+    MAINTENANCE,
+    OFFLINE,
+    OPERATIONAL,
+    PERFORMANCE_METRICS,
+    STATUS_CHANGE,
+    to_utc,
+    validate_range,
+)
 from ..stores.base import MetricsStore, Selection
+from ..stores.tiered import TieredStore
+from . import availability as av
 
 UNKNOWN_STATUS = "unknown"
-ALERT_METRIC_TYPE = "alert"
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -65,8 +73,8 @@ class AvailabilityResult:
 def _one_session(method: Callable) -> Callable:
     """Run a public method inside one store session: one connection for all its reads."""
     @functools.wraps(method)
-    def wrapper(self: "EquipmentAnalyticsService", *args: Any, **kwargs: Any) -> Any:
-        with self.store.session():
+    def wrapper(self: EquipmentAnalyticsService, *args: Any, **kwargs: Any) -> Any:
+        with self.reader.session():
             return method(self, *args, **kwargs)
     return wrapper
 
@@ -76,15 +84,23 @@ def _none_if_nan(value: Any) -> Any:
 
 
 class EquipmentAnalyticsService:
-    """Analytics over a store. ``inventory`` is a frame or a CSV path (may be missing)."""
+    """Analytics over a store. ``inventory`` is a frame or a CSV path (may be missing).
+
+    ``store`` is the store given, unchanged. Every read goes through ``reader``, a
+    :class:`~..stores.tiered.TieredStore` over it: aggregates, availability intervals
+    and equipment ids over time older than the rollup horizon come from the rollups
+    ``vigileos optimize`` wrote (see :mod:`..stores.rollups`), the rest from raw
+    points. Code that reads beside the service uses ``service.reader`` to see the
+    same figures.
+    """
 
     def __init__(self, store: MetricsStore, *, inventory: pd.DataFrame | str | Path | None = None,
                  staleness: timedelta = timedelta(minutes=10), clock: Callable[[], datetime] = _utc_now) -> None:
         if not isinstance(staleness, timedelta) or staleness <= timedelta(0):
             raise ValidationError(f"staleness must be a positive timedelta; got {staleness!r}.",
                                   field="staleness", value=staleness)
-        # Reads over time older than the rollup horizon come from rollups (see stores/rollups.py).
-        self.store = TieredStore(store)
+        self.store = store
+        self.reader = TieredStore(store)
         self.staleness = staleness
         self._clock = clock
         if isinstance(inventory, pd.DataFrame):
@@ -98,7 +114,7 @@ class EquipmentAnalyticsService:
     def equipment(self) -> pd.DataFrame:
         """The inventory, plus any equipment that has data but no inventory row."""
         known = set(self.inventory["equipment_id"])
-        extra = [e for e in self.store.equipment_ids() if e not in known]
+        extra = [e for e in self.reader.equipment_ids() if e not in known]
         if not extra:
             return self.inventory.copy()
         rows = pd.DataFrame({"equipment_id": extra, "name": extra, "type": "", "location": ""})
@@ -119,7 +135,7 @@ class EquipmentAnalyticsService:
                               metric_type: str | None = None) -> pd.DataFrame:
         """Raw points of one equipment over [start_time, end_time), ordered by time (UTC)."""
         self._resolve_ids([equipment_id])
-        return self.store.query(Selection(start_time, end_time, equipment_ids=(equipment_id,),
+        return self.reader.query(Selection(start_time, end_time, equipment_ids=(equipment_id,),
                                           metric_types=(metric_type,) if metric_type else None))
 
     def metrics_payload(self, equipment_id: str, start_time: datetime, end_time: datetime,
@@ -128,7 +144,7 @@ class EquipmentAnalyticsService:
         frame = self.get_equipment_metrics(equipment_id, start_time, end_time, metric_type)
         metrics = [
             {"time": t.isoformat(), "metric_type": m, "value": float(v), "tags": dict(tags)}
-            for t, m, v, tags in zip(frame["time"], frame["metric_type"], frame["value"], frame["tags"])
+            for t, m, v, tags in zip(frame["time"], frame["metric_type"], frame["value"], frame["tags"], strict=True)
         ]
         return {"equipment_id": equipment_id, "metrics": metrics, "count": len(metrics)}
 
@@ -139,7 +155,7 @@ class EquipmentAnalyticsService:
                        end_time: datetime) -> pd.DataFrame:
         """Status changes in the period: time, equipment_id, previous_status, new_status."""
         ids = self._resolve_ids(equipment_ids)
-        raw = self.store.query(Selection(start_time, end_time, equipment_ids=ids, metric_types=(STATUS_CHANGE,)))
+        raw = self.reader.query(Selection(start_time, end_time, equipment_ids=ids, metric_types=(STATUS_CHANGE,)))
         return pd.DataFrame({
             "time": raw["time"],
             "equipment_id": raw["equipment_id"],
@@ -151,7 +167,7 @@ class EquipmentAnalyticsService:
     def current_status(self, equipment_ids: Sequence[str] | None = None, at: datetime | None = None) -> pd.Series:
         """Status per equipment from its latest status change (before ``at`` if given)."""
         ids = self._resolve_ids(equipment_ids)
-        latest = self.store.latest(equipment_ids=ids, metric_types=(STATUS_CHANGE,), before=at)
+        latest = self.reader.latest(equipment_ids=ids, metric_types=(STATUS_CHANGE,), before=at)
         status = pd.Series(UNKNOWN_STATUS, index=pd.Index(ids, name="equipment_id"), dtype=object)
         if not latest.empty:
             latest = latest.assign(new_status=[t.get("new_status", UNKNOWN_STATUS) for t in latest["tags"]])
@@ -182,7 +198,8 @@ class EquipmentAnalyticsService:
     # -- availability ------------------------------------------------------------------
 
     def _maintenance(self, ids: list[str], start: datetime, end: datetime, exclude_maintenance: bool,
-                     maintenance_windows: Sequence[tuple[datetime, datetime]] | pd.DataFrame | None) -> pd.DataFrame | None:
+                     maintenance_windows: Sequence[tuple[datetime, datetime]] | pd.DataFrame | None,
+                     ) -> pd.DataFrame | None:
         parts = []
         if exclude_maintenance:
             status = self.status_intervals(ids, start, end)
@@ -206,10 +223,10 @@ class EquipmentAnalyticsService:
         ids = self._resolve_ids(equipment_ids)
         stale = staleness or self.staleness
         edges = _window_edges(start, end, freq)
-        intervals = self.store.availability_intervals(start, end, stale, equipment_ids=ids)
+        intervals = self.reader.availability_intervals(start, end, stale, equipment_ids=ids)
         maintenance = self._maintenance(ids, start, end, exclude_maintenance, maintenance_windows)
         table = av.summarize(intervals, ids, edges, maintenance)
-        counts = self.store.aggregate(Selection(start, end, equipment_ids=ids, metric_types=(AVAILABILITY,)),
+        counts = self.reader.aggregate(Selection(start, end, equipment_ids=ids, metric_types=(AVAILABILITY,)),
                                       every=pd.Timedelta(freq).to_pytimedelta() if freq else None, functions=("count",))
         keys = ["equipment_id", "window_start"]
         counts = counts.rename(columns={"time": "window_start", "count": "samples"})
@@ -254,7 +271,7 @@ class EquipmentAnalyticsService:
         """Mean, p95 and max per equipment and metric over [start_time, end_time), computed
         in the store; ``count`` says how many points each figure saw."""
         ids = self._resolve_ids(equipment_ids)
-        return self.store.aggregate(Selection(start_time, end_time, equipment_ids=ids, metric_types=metric_types),
+        return self.reader.aggregate(Selection(start_time, end_time, equipment_ids=ids, metric_types=metric_types),
                                     functions=("count", "mean", "p95", "max"))
 
     # -- fleet -------------------------------------------------------------------------
@@ -273,14 +290,16 @@ class EquipmentAnalyticsService:
                                 "average_availability": None}, "equipment": [], "generated_at": now.isoformat()}
         status = self.current_status(ids, at=now + timedelta(microseconds=1))
         avail = self.fleet_availability(start, now, ids).set_index("equipment_id")
-        perf = self.store.aggregate(Selection(start, now, equipment_ids=ids, metric_types=PERFORMANCE_METRICS),
+        perf = self.reader.aggregate(Selection(start, now, equipment_ids=ids, metric_types=PERFORMANCE_METRICS),
                                     functions=("mean",))
-        perf = perf.pivot(index="equipment_id", columns="metric_type", values="mean") if not perf.empty else pd.DataFrame()
-        latest = self.store.latest(equipment_ids=ids)
+        perf = (perf.pivot(index="equipment_id", columns="metric_type", values="mean") if not perf.empty
+                else pd.DataFrame())
+        latest = self.reader.latest(equipment_ids=ids)
         latest = latest[latest["metric_type"] != ALERT_METRIC_TYPE]  # an alert check is not a measurement
         last_time = latest.groupby("equipment_id")["time"].max() if not latest.empty else pd.Series(dtype=object)
         rows = []
-        for eq, name, kind, location in zip(ids, equipment["name"], equipment["type"], equipment["location"]):
+        for eq, name, kind, location in zip(ids, equipment["name"], equipment["type"], equipment["location"],
+                                            strict=True):
             rows.append({
                 "equipment_id": eq, "name": name, "type": kind, "location": location,
                 "status": status.get(eq, UNKNOWN_STATUS),
@@ -340,5 +359,6 @@ def _explicit_windows(windows: Sequence[tuple[datetime, datetime]] | pd.DataFram
         starts = [p[0] for _ in ids for p in pairs]
         ends = [p[1] for _ in ids for p in pairs]
     return pd.DataFrame({"equipment_id": eq,
-                         "start": pd.to_datetime(starts, utc=True).as_unit("ns").asi8 if starts else np.array([], "int64"),
+                         "start": (pd.to_datetime(starts, utc=True).as_unit("ns").asi8 if starts
+                                   else np.array([], "int64")),
                          "end": pd.to_datetime(ends, utc=True).as_unit("ns").asi8 if ends else np.array([], "int64")})

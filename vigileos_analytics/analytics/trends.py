@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from .service import EquipmentAnalyticsService
 from ..schema import AVAILABILITY, PERFORMANCE_METRICS, TEMPERATURE
 from ..stores.base import Selection
+from .service import EquipmentAnalyticsService
 
 __all__ = ["TrendAnalysis", "LOWER_IS_WORSE", "analyze_trends", "metric_windows", "slopes", "threshold_breaches",
            "worsening"]
@@ -48,8 +48,8 @@ def metric_windows(service: EquipmentAnalyticsService, equipment_ids: Sequence[s
                    exclude_maintenance: bool = True) -> pd.DataFrame:
     """Windowed means and maxima of ``metrics`` (from the store) plus daily availability
     (%, from the service) over [start, end): equipment_id, metric_type, time, mean, max, window_s."""
-    agg = service.store.aggregate(Selection(start, end, equipment_ids=list(equipment_ids), metric_types=tuple(metrics)),
-                                  every=every, functions=("mean", "max"))
+    selection = Selection(start, end, equipment_ids=list(equipment_ids), metric_types=tuple(metrics))
+    agg = service.reader.aggregate(selection, every=every, functions=("mean", "max"))
     agg = agg.assign(window_s=every.total_seconds())
     daily = service.fleet_availability(start, end, list(equipment_ids), freq="1D",
                                        exclude_maintenance=exclude_maintenance)
@@ -112,7 +112,8 @@ def threshold_breaches(series: pd.DataFrame, thresholds: Mapping[str, float]) ->
     lower = series["metric_type"].isin(LOWER_IS_WORSE)
     breached = limits.notna() & np.where(lower, series["mean"] < limits, series["mean"] > limits)
     hits = series[breached].assign(threshold=limits[breached],
-                                   signed=np.where(lower[breached], -series["mean"][breached], series["mean"][breached]))
+                                   signed=np.where(lower[breached], -series["mean"][breached],
+                                                   series["mean"][breached]))
     if hits.empty:
         return pd.DataFrame(columns=["equipment_id", "metric_type", "threshold", "breach_windows", "breach_s",
                                      "worst", "first_breach", "last_breach"])

@@ -11,8 +11,9 @@ delete   the probe deleted again; a refusal (InfluxDB 2.x's v1 API has no DELETE
 =======  ============================================================================
 
 A failing step stops the check and is diagnosed (:mod:`.diagnosis`) into a problem
-kind and one line saying what to do. The probe never goes to the outage spool: a
-spooled probe would be replayed after its own delete, and would prove nothing.
+kind and one line saying what to do. The probe never goes to the outage spool
+(``write_frame(..., spool=False)``): a spooled probe would be replayed after its own
+delete, and would prove nothing.
 """
 
 from __future__ import annotations
@@ -21,19 +22,18 @@ import re
 import secrets
 import socket
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..config import Settings, load_settings
-from .diagnosis import Diagnosis, diagnose, one_line
 from ..errors import StoreError
 from ..schema import Point
 from ..stores import open_store
 from ..stores.base import MetricsStore, Selection
+from .diagnosis import Diagnosis, diagnose, one_line, unreachable
 
 PROBE_EQUIPMENT = "_vigileos_check"
 PROBE_METRIC = "check_probe"
@@ -128,40 +128,26 @@ def check_store(store: MetricsStore, *, round_trip: bool = True, now: datetime |
     try:
         health, latency = _timed(store.health)
     except StoreError as exc:  # the protocol's health() reports instead of raising; be safe anyway
-        report = {"backend": getattr(store, "backend", "?"), "location": repr(store)}
+        report: dict[str, Any] = {"backend": store.backend, "location": repr(store)}
         return _failed(report, steps, "reach", 0.0, diagnose(exc, server_of(repr(store))))
     where = server_of(health.location)
     report = {"backend": health.backend, "location": health.location, "version": health.version,
               "details": dict(health.details)}
     if not health.ok:
-        diagnosis = diagnose(health.message, where)
-        if diagnosis.problem == "unreachable" and "refused" not in diagnosis.message:
-            reason = tcp_reason(health.location)
+        error = health.error
+        diagnosis = diagnose(error if error is not None else health.message, where)
+        if diagnosis.problem == "unreachable" and getattr(error, "detail", None) is None:
+            reason = tcp_reason(health.location)  # the store could not say why: ask the network
             if reason:
-                diagnosis = Diagnosis("unreachable", diagnosis.message.replace(f"Cannot reach {where}",
-                                                                               f"Cannot reach {where} ({reason})", 1))
+                diagnosis = unreachable(where, reason)
         return _failed(report, steps, "reach", latency, diagnosis)
     steps.append(CheckStep("reach", "ok", latency, f"version {health.version}" if health.version else "answered"))
     if round_trip:
-        failure = _round_trip(store, now or datetime.now(timezone.utc), steps, where, read_timeout_s)
+        failure = _round_trip(store, now or datetime.now(UTC), steps, where, read_timeout_s)
         if failure is not None:
             return CheckReport(ok=False, steps=tuple(steps), problem=failure.problem, message=failure.message,
                                **report)
     return CheckReport(ok=True, steps=tuple(steps), message="ok", **report)
-
-
-@contextmanager
-def _spool_detached(store: MetricsStore) -> Iterator[Any]:
-    """Take the store's outage spool (if it has one) away for the probe; yields the spool."""
-    spool = getattr(store, "spool", None)
-    if spool is None:
-        yield None
-        return
-    store.spool = None  # type: ignore[attr-defined]
-    try:
-        yield spool
-    finally:
-        store.spool = spool  # type: ignore[attr-defined]
 
 
 def _round_trip(store: MetricsStore, at: datetime, steps: list[CheckStep], where: str,
@@ -170,18 +156,12 @@ def _round_trip(store: MetricsStore, at: datetime, steps: list[CheckStep], where
     value = float(secrets.randbelow(1_000_000_000))
     selection = Selection(at, at + timedelta(seconds=1), equipment_ids=[PROBE_EQUIPMENT], metric_types=[PROBE_METRIC])
     probe = Point(PROBE_EQUIPMENT, PROBE_METRIC, value, at)
-    with _spool_detached(store) as spool:
-        before = spool.state().points if spool is not None else 0
-        started = time.perf_counter()
-        try:
-            store.write_points([probe])
-        except StoreError as exc:
-            return _step_failed(steps, "write", started, diagnose(exc, where))
-        if spool is not None and spool.state().points > before:
-            return _step_failed(steps, "write", started, Diagnosis(
-                "server_error", f"{where} failed on the probe write and it went to the spool {spool.directory}: "
-                                "the server answers pings but cannot take writes. Look at its log."))
-        steps.append(CheckStep("write", "ok", _since(started), f"{PROBE_EQUIPMENT} {PROBE_METRIC}={value:.0f}"))
+    started = time.perf_counter()
+    try:
+        store.write_points([probe], spool=False)
+    except StoreError as exc:
+        return _step_failed(steps, "write", started, diagnose(exc, where))
+    steps.append(CheckStep("write", "ok", _since(started), f"{PROBE_EQUIPMENT} {PROBE_METRIC}={value:.0f}"))
     started = time.perf_counter()
     try:
         found = _read_back(store, selection, value, read_timeout_s)

@@ -1,9 +1,10 @@
 """What a store holds and how fresh it is: the facts behind ``vigileos check --verbose``.
 
-The store computes its part in the engine (:meth:`MetricsStore.storage_facts`: size,
-series, oldest and newest point and points per equipment); this module adds the
-write lag of each equipment (how long before ``now`` its newest point is) and what
-waits in the outage spool of a store that has one (the InfluxDB stores).
+The store computes its part in the engine (:meth:`MetricsStore.storage_facts`, a
+:class:`~..stores.base.StorageFacts`: size, series, oldest and newest point and
+points per equipment); this module adds the write lag of each equipment (how long
+before ``now`` its newest point is) and what waits in the store's outage spool
+(:attr:`MetricsStore.spool`; the InfluxDB stores have one).
 
 A lag is the sign of a collector that stopped writing, or of a clock that is off: a
 negative lag is a newest point later than ``now``.
@@ -12,16 +13,16 @@ negative lag is a newest point later than ``now``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
 from ..config import Settings, load_settings
-from ..stores.rollups import find_rollups
 from ..schema import to_utc
 from ..stores import open_store
 from ..stores.base import MetricsStore
+from ..stores.rollups import find_rollups
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class StoreFacts:
 
 def spool_backlog(store: MetricsStore) -> SpoolBacklog | None:
     """What waits in the store's outage spool, or None when it has no spool."""
-    spool = getattr(store, "spool", None)  # only the InfluxDB stores hold one
+    spool = store.spool
     if spool is None:
         return None
     state = spool.state()
@@ -85,15 +86,15 @@ def gather_facts(store: MetricsStore, *, now: datetime | None = None) -> StoreFa
     """The facts of ``store`` at ``now`` (aware; default the current time, UTC).
 
     Raises the store's errors (``StoreError``) when it cannot be read."""
-    now = to_utc(now or datetime.now(timezone.utc), "now")
+    now = to_utc(now or datetime.now(UTC), "now")
     facts = store.storage_facts()
-    spans = facts["equipment"]
+    spans = facts.equipment
     lag_s = (pd.Timestamp(now).value - spans["last"].to_numpy("datetime64[ns]").view("int64")) / 1e9
     # The spool is read last: the store's queries first replay what they can, so this
     # is what still waits.
     rollups = find_rollups(store)
-    return StoreFacts(now=now, equipment=spans.assign(lag_s=lag_s), series=facts["series"],
-                      size_bytes=facts["size_bytes"], size_note=facts["size_note"], spool=spool_backlog(store),
+    return StoreFacts(now=now, equipment=spans.assign(lag_s=lag_s), series=facts.series,
+                      size_bytes=facts.size_bytes, size_note=facts.size_note, spool=spool_backlog(store),
                       rollups=None if rollups is None else rollups.measurement,
                       rollup_horizon=None if rollups is None else rollups.horizon)
 

@@ -16,7 +16,7 @@ import importlib
 import click
 
 from .. import __version__
-from .common import AppContext
+from .common import AppContext, handle_errors
 
 # Modules that each define click commands named in the tuple beside them.
 _COMMANDS = (
@@ -35,10 +35,11 @@ _COMMANDS = (
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--store", "store_url", envvar="VIGILEOS_STORE_URL", metavar="URL",
+@click.option("--store", "store_url", metavar="URL",
               help="Store URL (default: VIGILEOS_STORE_URL, else duckdb:///data/metrics.duckdb).")
 @click.version_option(__version__, prog_name="vigileos")
 @click.pass_context
+@handle_errors  # a malformed setting is a one-line error here, before any command runs
 def main(ctx: click.Context, store_url: str | None) -> None:
     """VIGILEOS Analytics: equipment availability, performance, reports and dashboards.
 

@@ -6,8 +6,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .common import (EXIT_STORE, AppContext, console, emit_json, emit_table, error_console, handle_errors, json_option,
-                     pass_app)
+from .common import (
+    EXIT_STORE,
+    AppContext,
+    console,
+    emit_json,
+    emit_table,
+    error_console,
+    handle_errors,
+    json_option,
+    pass_app,
+    say,
+)
 
 if TYPE_CHECKING:
     from ..check.connectivity import CheckReport
@@ -85,8 +95,8 @@ def _print_facts(facts: StoreFacts) -> None:
 
     size = facts.size_note if facts.size_bytes is None else f"{_bytes_text(facts.size_bytes)}, {facts.size_note}"
     series = "unknown" if facts.series is None else f"{facts.series:,}"
-    console.print(f"Size: {size}.", highlight=False, soft_wrap=True)
-    console.print(f"Series: {series}; points: {facts.points:,}; equipment: {len(facts.equipment):,}.",
+    console.print(say("cli.check.size", size=size), highlight=False, soft_wrap=True)
+    console.print(say("cli.check.facts", series=series, points=facts.points, equipment=len(facts.equipment)),
                   highlight=False)
     if facts.rollups is not None:
         horizon = ("not in force yet" if facts.rollup_horizon is None
@@ -100,7 +110,7 @@ def _print_facts(facts: StoreFacts) -> None:
     emit_table(pd.DataFrame({"equipment": rows["equipment_id"], "oldest point": rows["first"],
                              "newest point": rows["last"], "points": rows["points"],
                              "write lag": rows["lag_s"].map(_lag_text)}),
-               title=f"Per equipment (times in UTC; write lag as of {facts.now:%Y-%m-%d %H:%M:%S})")
+               title=say("cli.check.per_equipment", time=facts.now))
 
 
 @click.command("config")

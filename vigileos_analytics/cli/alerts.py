@@ -8,8 +8,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .common import TIME, AppContext, console, emit_json, emit_table, handle_errors, json_option, pass_app, \
-    period_options
+from .common import (
+    TIME,
+    AppContext,
+    console,
+    emit_json,
+    emit_table,
+    handle_errors,
+    json_option,
+    pass_app,
+    period_options,
+    say,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,7 +42,8 @@ def alerts() -> None:
 @json_option
 @pass_app
 @handle_errors
-def check(app: AppContext, rules_path: Path | None, now: datetime, equipment_ids: tuple[str, ...], as_json: bool) -> None:
+def check(app: AppContext, rules_path: Path | None, now: datetime, equipment_ids: tuple[str, ...],
+          as_json: bool) -> None:
     """Evaluate the rules over the fleet; record new and resolved alerts in the store."""
     from ..analytics.alert_rules import load_rules
     from ..analytics.alerts import check_alerts
@@ -41,15 +52,16 @@ def check(app: AppContext, rules_path: Path | None, now: datetime, equipment_ids
     rules_path = rules_path or alert_rules_path(app.settings)
     result = check_alerts(app.store, load_rules(rules_path), now, list(equipment_ids) or None)
     if as_json:
-        emit_json({"now": result.now, "rules": str(rules_path), "raised": _records(result.raised), "ongoing": _records(result.ongoing),
+        emit_json({"now": result.now, "rules": str(rules_path), "raised": _records(result.raised),
+                   "ongoing": _records(result.ongoing),
                    "resolved": _records(result.resolved)})
         return
-    console.print(f"Rules: {rules_path}", highlight=False, soft_wrap=True)
-    console.print(f"Alerts at {result.now:%Y-%m-%d %H:%M} UTC: {len(result.raised)} raised, "
-                  f"{len(result.ongoing)} ongoing, {len(result.resolved)} resolved.")
-    for title, frame in (("Raised", result.raised), ("Resolved", result.resolved)):
+    console.print(say("cli.alerts.rules", path=rules_path), highlight=False, soft_wrap=True)
+    console.print(say("cli.alerts.summary", time=result.now, raised=len(result.raised), ongoing=len(result.ongoing),
+                      resolved=len(result.resolved)))
+    for key, frame in (("cli.alerts.raised", result.raised), ("cli.alerts.resolved", result.resolved)):
         if not frame.empty:
-            emit_table(frame[["equipment_id", "rule", "severity", "value", "message"]], title=title)
+            emit_table(frame[["equipment_id", "rule", "severity", "value", "message"]], title=say(key))
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -73,9 +85,6 @@ def list_(app: AppContext, start: datetime, end: datetime, open_only: bool, stat
     if as_json:
         emit_json(frame[_SHOWN])
         return
-    title = f"Open alerts at {end:%Y-%m-%d %H:%M} UTC" if open_only else \
-        f"Alerts {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
-    if frame.empty:
-        console.print(f"{title}: none.")
-        return
-    emit_table(frame[_SHOWN], title=title, limit=limit)
+    title = say("cli.alerts.open_title", time=end) if open_only else \
+        say("cli.alerts.period_title", start=start, end=end)
+    emit_table(frame[_SHOWN], title=title, limit=limit)  # no rows: "<title>: none."

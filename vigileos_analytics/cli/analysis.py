@@ -7,7 +7,17 @@ from datetime import datetime
 import click
 
 from ..timeparse import parse_time_text
-from .common import AppContext, console, emit_json, emit_table, handle_errors, json_option, pass_app, period_options
+from .common import (
+    AppContext,
+    console,
+    emit_json,
+    emit_table,
+    handle_errors,
+    json_option,
+    pass_app,
+    period_options,
+    say,
+)
 
 
 @click.command("availability")
@@ -39,7 +49,7 @@ def availability(app: AppContext, equipment_ids: tuple[str, ...], start: datetim
         "MTTR h": table["mttr_s"] / 3600,
         "cover %": table["coverage_pct"],
     })
-    emit_table(shown, title=f"Availability {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC")
+    emit_table(shown, title=say("cli.availability.title", start=start, end=end))
 
 
 @click.command("stats")
@@ -57,7 +67,7 @@ def stats(app: AppContext, equipment_ids: tuple[str, ...], start: datetime, end:
     if as_json:
         emit_json(table)
     else:
-        emit_table(table, title="Performance statistics")
+        emit_table(table, title=say("cli.stats.title"))
 
 
 @click.command("summary")
@@ -75,8 +85,8 @@ def summary(app: AppContext, now: str, as_json: bool) -> None:
         return
     s = payload["summary"]
     average = "–" if s["average_availability"] is None else f"{s['average_availability']:.2f} %"
-    console.print(f"[bold]{s['total_equipment']}[/] equipment: {s['operational']} operational, "
-                  f"{s['maintenance']} in maintenance, {s['offline']} offline; average availability (24 h) {average}")
+    console.print(say("cli.summary.line", count=s["total_equipment"], operational=s["operational"],
+                      maintenance=s["maintenance"], offline=s["offline"], average=average))
     rows = pd.DataFrame([{
         "equipment": r["equipment_id"], "name": r["name"], "status": r["status"],
         "avail 24h %": r["availability_24h"],
@@ -85,4 +95,4 @@ def summary(app: AppContext, now: str, as_json: bool) -> None:
         "resp ms": r["performance"]["response_time"],
     } for r in payload["equipment"]])
     if not rows.empty:
-        emit_table(rows, title="Fleet")
+        emit_table(rows, title=say("cli.summary.title"))

@@ -22,7 +22,6 @@ import functools
 import itertools
 import json
 import math
-import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -32,7 +31,7 @@ import click
 
 # Only light modules at the top: every command, and every --help, imports this one.
 # pandas, rich and the stores are imported where they are used (pandas alone costs 0.5 s).
-from ..config import Settings, load_settings
+from ..config import Settings, load_settings, read_setting
 from ..errors import ConfigurationError, DashboardServerError, ReportError, StoreError, ValidationError, VigileosError
 from ..timeparse import parse_duration, parse_time_text
 
@@ -49,7 +48,7 @@ class LazyConsole:
 
     def __init__(self, **options: Any) -> None:
         self._options = options
-        self._console = None
+        self._console: Any = None
 
     def __getattr__(self, name: str) -> Any:
         if self._console is None:
@@ -104,6 +103,14 @@ def exit_code_for(exc: BaseException) -> int:
     return EXIT_INTERNAL
 
 
+def _debugging() -> bool:
+    """The ``debug`` setting; a malformed value (said at startup) counts as off here."""
+    try:
+        return bool(read_setting("debug"))
+    except ConfigurationError:
+        return False
+
+
 def handle_errors(func: Callable) -> Callable:
     """Turn package errors into one-line messages and documented exit codes."""
     @functools.wraps(func)
@@ -119,7 +126,7 @@ def handle_errors(func: Callable) -> Callable:
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
         except Exception as exc:  # a bug: say so in one line unless debugging
-            if os.environ.get("VIGILEOS_DEBUG"):
+            if _debugging():
                 raise
             error_console.print(f"[bold red]Internal error:[/] {type(exc).__name__}: {exc} "
                                 "(set VIGILEOS_DEBUG=1 for the traceback)", highlight=False)
@@ -198,10 +205,22 @@ def format_cell(value: Any) -> str:
     return str(value)
 
 
+def say(key: str, **fields: Any) -> str:
+    """The text ``key`` (``cli.…``) of the message catalogue, filled with ``fields``; in
+    English, as there is no language setting. Imported on use: ``--help`` skips yaml."""
+    from ..i18n import Translator
+
+    return Translator().t(key, **fields)
+
+
 def emit_table(frame: pd.DataFrame | list[dict[str, Any]], title: str | None = None, limit: int | None = None) -> None:
-    """Print ``frame`` as a table; a list of rows (dicts with the same keys) needs no pandas."""
+    """Print ``frame`` as a table (a titled table without rows as one line); a list of
+    rows (dicts with the same keys) needs no pandas."""
     from rich.table import Table
 
+    if title and len(frame) == 0:
+        console.print(say("cli.none", title=title), highlight=False, soft_wrap=True)
+        return
     if isinstance(frame, list):
         columns = list(frame[0]) if frame else []
         numeric = [all(isinstance(row[c], (int, float)) and not isinstance(row[c], bool) for row in frame)
@@ -214,10 +233,10 @@ def emit_table(frame: pd.DataFrame | list[dict[str, Any]], title: str | None = N
         numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in columns]
         rows = frame.itertuples(index=False, name=None)
     table = Table(title=title, show_lines=False, header_style="bold")
-    for column, is_numeric in zip(columns, numeric):
+    for column, is_numeric in zip(columns, numeric, strict=True):
         table.add_column(str(column), justify="right" if is_numeric else "left")
     for row in itertools.islice(rows, limit):
         table.add_row(*(format_cell(v) for v in row))
     console.print(table)
     if limit is not None and len(frame) > limit:
-        console.print(f"… {len(frame) - limit} more rows (use --json or --limit to see them).")
+        console.print(say("cli.more_rows", count=len(frame) - limit))

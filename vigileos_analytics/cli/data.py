@@ -7,7 +7,18 @@ from pathlib import Path
 
 import click
 
-from .common import TIME, AppContext, console, emit_json, emit_table, handle_errors, json_option, pass_app, period_options
+from .common import (
+    TIME,
+    AppContext,
+    console,
+    emit_json,
+    emit_table,
+    handle_errors,
+    json_option,
+    pass_app,
+    period_options,
+    say,
+)
 
 
 def _key_values(pairs: tuple[str, ...], option: str) -> dict[str, str]:
@@ -42,7 +53,7 @@ def record(app: AppContext, equipment_id: str, metric_type: str, value: float, t
 
     with EquipmentMetricsService(app.store) as service:
         service.record_metric(equipment_id, metric_type, value, _key_values(tags, "--tag") or None, at)
-    console.print(f"Recorded {metric_type}={value:g} for {equipment_id}.")
+    console.print(say("cli.record.done", metric_type=metric_type, value=value, equipment_id=equipment_id))
 
 
 @click.command("import")
@@ -80,9 +91,10 @@ def import_csv(app: AppContext, path: Path, layout: str, columns: tuple[str, ...
     if as_json:
         emit_json(summary)
         return
-    console.print(f"Imported {written:,} points from {path} ({result.total_rows:,} rows).")
+    console.print(say("cli.import.done", points=say("cli.points", count=written), path=path,
+                      rows=say("cli.rows", count=result.total_rows)))
     if len(result.bad_rows):
-        console.print(f"Skipped {len(result.bad_rows)} bad row(s):")
+        console.print(say("cli.import.skipped", count=len(result.bad_rows)))
         emit_table(result.bad_rows, limit=20)
 
 
@@ -102,6 +114,10 @@ def metrics(app: AppContext, equipment_id: str, start: datetime, end: datetime, 
         emit_json(service.metrics_payload(equipment_id, start, end, metric_type))
         return
     frame = service.get_equipment_metrics(equipment_id, start, end, metric_type)
-    emit_table(frame, title=f"{equipment_id}: {len(frame):,} points", limit=limit)
+    if frame.empty:
+        console.print(say("cli.metrics.none", equipment_id=equipment_id, start=start, end=end), highlight=False)
+        return
+    points = say("cli.points", count=len(frame))
+    emit_table(frame, title=say("cli.metrics.title", equipment_id=equipment_id, points=points), limit=limit)
 
 

@@ -33,9 +33,12 @@ def _selection(start: datetime | None, end: datetime | None, equipment: tuple[st
 
 def selection_options(func):
     func = click.option("--metric", "metric", multiple=True, help="Only this metric type; repeat for several.")(func)
-    func = click.option("--equipment", "equipment", multiple=True, help="Only this equipment id; repeat for several.")(func)
-    func = click.option("--end", type=TIME, default=None, help="End (exclusive; default: all). Text without offset is UTC.")(func)
-    func = click.option("--start", type=TIME, default=None, help="Start (default: all, from 1970). e.g. 2024-01-01, now-30d.")(func)
+    func = click.option("--equipment", "equipment", multiple=True,
+                        help="Only this equipment id; repeat for several.")(func)
+    func = click.option("--end", type=TIME, default=None,
+                        help="End (exclusive; default: all). Text without offset is UTC.")(func)
+    func = click.option("--start", type=TIME, default=None,
+                        help="Start (default: all, from 1970). e.g. 2024-01-01, now-30d.")(func)
     return func
 
 
@@ -209,8 +212,8 @@ def _emit_retention(info, as_json: bool) -> None:
         return
     kept = "for ever" if info.days is None else f"{info.days:g} days"
     console.print(f"Retention: {kept} ({info.where}, {info.backend}).")
-    if info.backend == "duckdb" and info.days is not None:
-        console.print("The embedded store applies it when `vigileos cleanup` runs (e.g. daily from cron).")
+    if not info.enforced_by_store and info.days is not None:
+        console.print("This store applies it when `vigileos cleanup` runs (e.g. daily from cron).")
 
 
 @click.command("optimize")
@@ -230,7 +233,8 @@ def optimize(app: AppContext, older_than: timedelta, every: timedelta, dry_run: 
     the exact state changes) in equipment_metrics_<every>, verify them, then remove
     the raw points. Status changes and alerts stay raw. Analytics read the rollups
     for older time, so availability figures stay exact."""
-    from ..lifecycle.optimize import DEFAULT_EVERY, optimize as optimize_store
+    from ..lifecycle.optimize import DEFAULT_EVERY
+    from ..lifecycle.optimize import optimize as optimize_store
 
     result = optimize_store(app.store, older_than, every or DEFAULT_EVERY, staleness=app.settings.staleness,
                             dry_run=dry_run, progress=not quiet and not as_json)

@@ -9,8 +9,19 @@ from pathlib import Path
 import click
 
 from ..predictive import CLASSIFIERS
-from .common import DURATION, TIME, AppContext, console, emit_json, emit_table, handle_errors, json_option, \
-    pass_app, period_options
+from .common import (
+    DURATION,
+    TIME,
+    AppContext,
+    console,
+    emit_json,
+    emit_table,
+    handle_errors,
+    json_option,
+    pass_app,
+    period_options,
+    say,
+)
 
 DEFAULT_MODEL_PATH = "models/failure_model.joblib"
 
@@ -49,7 +60,7 @@ def train(app: AppContext, start: datetime, end: datetime, horizon: timedelta, m
     console.print(f"Saved {meta['model']} to {path} ({meta['rows']} snapshots, {meta['failures']} failures, "
                   f"{meta['equipment']} equipment, horizon {meta['horizon_hours']:g} h).")
     if meta["scores"]:
-        emit_table(pd.DataFrame(meta["scores"]), title="Held-out scores (equipment and time not seen in training)")
+        emit_table(pd.DataFrame(meta["scores"]), title=say("cli.predict.scores"))
 
 
 @predict.command("score")
@@ -70,5 +81,5 @@ def score(app: AppContext, model_path: Path, now: datetime, equipment_ids: tuple
     if as_json:
         emit_json(shown)
         return
-    emit_table(shown, title=f"Failure risk within {model.metadata['horizon_hours']:g} h "
-                            f"({model.metadata['model']}, as of {now:%Y-%m-%d %H:%M} UTC)")
+    meta = model.metadata
+    emit_table(shown, title=say("cli.predict.risk", hours=meta["horizon_hours"], model=meta["model"], time=now))

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..reports import BATCH_MODES, REPORTS
-from .common import AppContext, console, handle_errors, pass_app
+from .common import AppContext, console, handle_errors, pass_app, say
 
 
 @click.command("report")
@@ -39,11 +39,12 @@ def report(app: AppContext, name: str, param_file: Path | None, overrides: tuple
     raw.setdefault("store_url", app.store_url)
     if batch:
         outcome = run_batch(name, raw, batch, output_dir, workers=workers, progress=not quiet)
-        console.print(f"{len(outcome.reports)} {name} reports (one per {batch}) in {outcome.folder}")
+        console.print(say("cli.report.batch", count=len(outcome.reports), name=name, batch=batch,
+                          folder=outcome.folder))
         for item in outcome.reports:
             console.print(f"  {item.folder}")
         return
     outcome = run_report(name, raw, output_dir, progress=not quiet)
-    console.print(f"Report {name} written in {outcome.seconds:.1f} s to {outcome.folder}:")
+    console.print(say("cli.report.written", name=name, seconds=outcome.seconds, folder=outcome.folder))
     for path in outcome.files:
         console.print(f"  {path}")

@@ -29,7 +29,8 @@ def list_(app: AppContext, as_json: bool) -> None:
             ("alert rules", "VIGILEOS_ALERT_RULES", settings.alert_rules, alert_rules_path(settings)),
             ("example parameter files", "", "", bundled_dir("parameters"))]
     if as_json:
-        emit_json([{"what": what, "path": str(path), "from": env if value.strip() else "package", "exists": path.exists()}
+        emit_json([{"what": what, "path": str(path), "from": env if value.strip() else "package",
+                    "exists": path.exists()}
                    for what, env, value, path in rows])
         return
     for what, env, value, path in rows:

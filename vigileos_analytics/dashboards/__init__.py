@@ -7,9 +7,9 @@ Notebooks in ``notebooks/dashboards/`` only wire these together::
 
 Modules, one job each: :mod:`.params` (URL parameters, time ranges),
 :mod:`.context` (settings, store, analytics service), :mod:`.models` (view models),
-:mod:`.figures` (plotly), :mod:`.panels` (HTML tables and cards), :mod:`.messages`
-(English / French), :mod:`.feedback` (friendly errors), :mod:`.controls` and
-:mod:`.pages` (widgets), :mod:`.live` (auto-refresh), :mod:`.heartbeat` (is the page
+:mod:`.figures` (plotly), :mod:`.panels` (HTML tables and cards), :mod:`.feedback`
+(friendly errors), :mod:`.controls` and :mod:`.pages` (widgets), :mod:`.live` (auto-refresh),
+:mod:`.heartbeat` (is the page
 still open?), :mod:`.server` (running Voila).
 """
 
@@ -19,12 +19,10 @@ from .._imports import skip_slow_iri_checker
 
 skip_slow_iri_checker()  # before plotly's first figure reaches jsonschema; see vigileos_analytics._imports
 
-from .messages import DashboardText  # noqa: E402
-from .models import DetailModel, OverviewModel, build_detail, build_overview
-from .params import PageParams, TimeRange, parse_params, read_query_string, resolve_range
+from .models import DetailModel, OverviewModel, build_detail, build_overview  # noqa: E402  (after the tweak above)
+from .params import PageParams, TimeRange, parse_params, read_query_string, resolve_range  # noqa: E402
 
 __all__ = [
-    "DashboardText",
     "DetailModel",
     "DetailPage",
     "OverviewModel",

@@ -7,7 +7,7 @@ a friendly message when the store is wrong, and retry at the next refresh.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -42,7 +42,7 @@ class DashboardContext:
     _service: EquipmentAnalyticsService | None = field(default=None, repr=False)
 
     @classmethod
-    def from_environment(cls, pinned_now: datetime | None = None, **overrides: Any) -> "DashboardContext":
+    def from_environment(cls, pinned_now: datetime | None = None, **overrides: Any) -> DashboardContext:
         """Settings from the environment (``VIGILEOS_STORE_URL``, ``VIGILEOS_INVENTORY``, ...).
 
         Raises :class:`~vigileos_analytics.errors.ConfigurationError` for a bad setting.
@@ -54,7 +54,7 @@ class DashboardContext:
         return redact_url(self.settings.store_url)
 
     def now(self) -> datetime:
-        return self.pinned_now or datetime.now(timezone.utc)
+        return self.pinned_now or datetime.now(UTC)
 
     def service(self) -> EquipmentAnalyticsService:
         """The analytics service, opened on first use (and re-tried after a failure)."""

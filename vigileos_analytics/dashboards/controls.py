@@ -8,14 +8,15 @@ from datetime import date, datetime
 
 import ipywidgets as w
 
-from .messages import DashboardText
-from .params import RANGE_KEYS, PageParams, TimeRange, resolve_range
+from ..config import MIN_REFRESH_S
+from ..i18n import Translator
+from .params import DEFAULT_REFRESH_S, RANGE_KEYS, PageParams, TimeRange, resolve_range
 
 
 class RangePicker:
     """24 h / 7 d / 30 d / custom (two dates, UTC, end inclusive)."""
 
-    def __init__(self, text: DashboardText, params: PageParams) -> None:
+    def __init__(self, text: Translator, params: PageParams) -> None:
         self.key = w.Dropdown(options=[(text.t(f"dashboard.range.{k}"), k) for k in RANGE_KEYS],
                               value=params.range_key, description=text.t("dashboard.range.label"),
                               layout=w.Layout(width="260px"))
@@ -49,12 +50,12 @@ class RangePicker:
 class RefreshControls:
     """Auto-refresh switch, its interval in seconds, a refresh button and the 'updated at' line."""
 
-    def __init__(self, text: DashboardText, params: PageParams) -> None:
+    def __init__(self, text: Translator, params: PageParams) -> None:
         self.text = text
-        interval = params.refresh_s or 30.0
+        interval = params.refresh_s or DEFAULT_REFRESH_S
         self.auto = w.Checkbox(value=params.refresh_s > 0, description=text.t("dashboard.refresh.auto"),
                                indent=False, layout=w.Layout(width="150px"))
-        self.interval = w.BoundedFloatText(value=interval, min=1, max=3600, step=1,
+        self.interval = w.BoundedFloatText(value=interval, min=MIN_REFRESH_S, max=3600, step=1,
                                            description=text.t("dashboard.refresh.every"),
                                            style={"description_width": "initial"},
                                            layout=w.Layout(width="190px"))
@@ -68,7 +69,7 @@ class RefreshControls:
 
     def mark_updated(self, when: datetime, failure: str | None = None) -> None:
         self.refreshes += 1
-        line = self.text.t("dashboard.refresh.updated", time=self.text.clock(when))
+        line = self.text.t("dashboard.refresh.updated", time=self.text.time(when))
         if failure:
             line += " — " + self.text.t("dashboard.refresh.failed", message=failure)
         self.status.value = (f'<span class="vigileos-sub" data-refreshes="{self.refreshes}">'

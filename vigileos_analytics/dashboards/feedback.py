@@ -11,18 +11,16 @@ import html
 import logging
 from dataclasses import dataclass
 
-from ..errors import ConfigurationError, StoreError, ValidationError
-from .messages import DashboardText
+from ..errors import (  # the page states live in the one tree; imported here for callers
+    ConfigurationError,
+    EmptyStoreError,
+    NoEquipmentChosen,
+    StoreError,
+    ValidationError,
+)
+from ..i18n import Translator
 
 log = logging.getLogger(__name__)
-
-
-class EmptyStoreError(Exception):
-    """The store holds no measurement yet (a state, not a fault)."""
-
-
-class NoEquipmentChosen(Exception):
-    """The detail page was opened without an equipment."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ def _reason(exc: BaseException) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def notice_for(exc: BaseException, text: DashboardText, *, store: str = "", equipment: str | None = None) -> Notice:
+def notice_for(exc: BaseException, text: Translator, *, store: str = "", equipment: str | None = None) -> Notice:
     """The message a manager sees for ``exc``; unexpected errors are logged with their traceback."""
     if isinstance(exc, EmptyStoreError):
         return Notice("info", text.t("dashboard.error.empty.title"), text.t("dashboard.error.empty.body", store=store))

@@ -14,7 +14,6 @@ beat period is a third of it, at most 20 s.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping
 
@@ -22,11 +21,12 @@ import anywidget
 import ipywidgets as w
 import traitlets as t
 
-GRACE_ENV = "VIGILEOS_DASHBOARD_HEARTBEAT_GRACE"
-#: Chromium wakes the timers of a tab hidden for 5 minutes only once a minute:
-#: three such wake-ups may pass before a page counts as gone.
-DEFAULT_GRACE_S = 180.0
-MIN_GRACE_S = 3.0
+from ..config import MIN_GRACE_S, read_setting, setting_default, setting_spec
+from ..errors import ConfigurationError
+
+GRACE_ENV = setting_spec("dashboard_heartbeat_grace").env
+#: The setting's default (see :mod:`vigileos_analytics.config` for why it is 3 minutes).
+DEFAULT_GRACE_S: float = setting_default("dashboard_heartbeat_grace")
 #: A page misses this many beats in a row before it counts as gone.
 BEATS_PER_GRACE = 3
 MAX_PERIOD_S = 20.0
@@ -77,18 +77,10 @@ export default {
 def grace_from_environment(environ: Mapping[str, str] | None = None) -> tuple[float, str | None]:
     """The grace (seconds) from ``VIGILEOS_DASHBOARD_HEARTBEAT_GRACE``, and the reason
     when a malformed value was replaced by the default (else ``None``)."""
-    environ = os.environ if environ is None else environ
-    text = environ.get(GRACE_ENV, "").strip()
-    if not text:
-        return DEFAULT_GRACE_S, None
     try:
-        grace_s = float(text)
-        if not grace_s >= MIN_GRACE_S:  # also refuses nan
-            raise ValueError
-    except ValueError:
-        return DEFAULT_GRACE_S, (f"{GRACE_ENV} must be at least {MIN_GRACE_S:g} seconds; got {text!r}. "
-                                 f"Using {DEFAULT_GRACE_S:g}.")
-    return grace_s, None
+        return read_setting("dashboard_heartbeat_grace", environ), None
+    except ConfigurationError as exc:
+        return DEFAULT_GRACE_S, f"{exc} Using {DEFAULT_GRACE_S:g}."
 
 
 class PageHeartbeat(anywidget.AnyWidget):
@@ -121,7 +113,7 @@ class PageHeartbeat(anywidget.AnyWidget):
         self.observe(self._on_beat, "beat")
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> tuple["PageHeartbeat", str | None]:
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> tuple[PageHeartbeat, str | None]:
         """A heartbeat with the grace of ``VIGILEOS_DASHBOARD_HEARTBEAT_GRACE``, and the
         reason when its value was malformed (see :func:`grace_from_environment`)."""
         grace_s, problem = grace_from_environment(environ)

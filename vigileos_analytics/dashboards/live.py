@@ -53,7 +53,7 @@ class AutoRefresh:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def start(self) -> "AutoRefresh":
+    def start(self) -> AutoRefresh:
         """Start ticking on the current event loop (the kernel's, in a notebook)."""
         if not self.running:
             self._task = asyncio.get_event_loop().create_task(self._run())

@@ -8,14 +8,14 @@ availability and coverage in percent; durations in seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
 from ..analytics.alert_rules import SEVERITIES
-from ..analytics.alerts import ALERT_METRIC, current_alerts
+from ..analytics.alerts import current_alerts
 from ..analytics.service import UNKNOWN_STATUS, AvailabilityResult, EquipmentAnalyticsService
-from ..schema import AVAILABILITY, DEFAULT_STATUSES, PERFORMANCE_METRICS, STATUS_CHANGE
+from ..schema import ALERT, AVAILABILITY, DEFAULT_STATUSES, PERFORMANCE_METRICS, STATUS_CHANGE
 from ..stores.base import Selection
 from .feedback import EmptyStoreError
 from .params import TimeRange
@@ -82,7 +82,7 @@ def build_overview(service: EquipmentAnalyticsService, period: TimeRange,
                    recent_changes: int = RECENT_CHANGES, alerts_shown: int = ACTIVE_ALERTS) -> OverviewModel:
     """Everything the overview shows. Raises :class:`EmptyStoreError` when the store
     holds no measurement, store errors as they come."""
-    if not service.store.equipment_ids():
+    if not service.reader.equipment_ids():
         raise EmptyStoreError("the store holds no measurement")
     payload = service.fleet_summary(now=period.end, period=period.length)
     rows = pd.DataFrame(payload["equipment"])
@@ -96,10 +96,10 @@ def build_overview(service: EquipmentAnalyticsService, period: TimeRange,
     counts = {status: 0 for status in (*DEFAULT_STATUSES, UNKNOWN_STATUS)}
     counts.update(equipment["status"].value_counts().astype(int).to_dict())
     history = service.status_history(None, period.start, period.end).tail(recent_changes).iloc[::-1]
-    names = dict(zip(equipment["equipment_id"], equipment["name"]))
+    names = dict(zip(equipment["equipment_id"], equipment["name"], strict=True))
     changes = history.assign(name=history["equipment_id"].map(names)).reset_index(drop=True)
     alerts, alerts_total = active_alerts(service, period.end, names, alerts_shown)
-    return OverviewModel(period=period, generated_at=datetime.now(timezone.utc), total=len(equipment),
+    return OverviewModel(period=period, generated_at=datetime.now(UTC), total=len(equipment),
                          counts=counts, average_availability=payload["summary"]["average_availability"],
                          equipment=equipment, changes=changes, alerts=alerts, alerts_total=alerts_total)
 
@@ -133,7 +133,7 @@ class DetailModel:
     @property
     def custom_metrics(self) -> list[str]:
         """Metric types with points in the period beside status, availability and performance."""
-        skip = {STATUS_CHANGE, AVAILABILITY, ALERT_METRIC, *PERFORMANCE_METRICS}
+        skip = {STATUS_CHANGE, AVAILABILITY, ALERT, *PERFORMANCE_METRICS}
         return sorted(m for m in self.series["metric_type"].unique() if m not in skip)
 
     def metric(self, metric_type: str) -> pd.DataFrame:
@@ -144,7 +144,7 @@ def equipment_choices(service: EquipmentAnalyticsService) -> list[tuple[str, str
     """(label, equipment_id) pairs for a selector, in inventory order."""
     equipment = service.equipment()
     return [(f"{eq} — {name}" if name and name != eq else eq, eq)
-            for eq, name in zip(equipment["equipment_id"], equipment["name"])]
+            for eq, name in zip(equipment["equipment_id"], equipment["name"], strict=True)]
 
 
 def _as_timestamps(frame: pd.DataFrame) -> pd.DataFrame:
@@ -161,11 +161,11 @@ def build_detail(service: EquipmentAnalyticsService, equipment_id: str, period: 
     info = {k: str(equipment.at[equipment_id, k]) for k in ("name", "type", "location")}
     availability = service.calculate_availability(equipment_id, start, end)
     statuses = _as_timestamps(service.status_intervals([equipment_id], start, end))
-    states = service.store.availability_intervals(start, end, service.staleness, equipment_ids=[equipment_id])
+    states = service.reader.availability_intervals(start, end, service.staleness, equipment_ids=[equipment_id])
     step = chart_step(period.length)
-    series = service.store.aggregate(Selection(start, end, equipment_ids=(equipment_id,)), every=step,
+    series = service.reader.aggregate(Selection(start, end, equipment_ids=(equipment_id,)), every=step,
                                      functions=("mean", "max"))
-    series = series[~series["metric_type"].isin([STATUS_CHANGE, AVAILABILITY, ALERT_METRIC])].reset_index(drop=True)
+    series = series[~series["metric_type"].isin([STATUS_CHANGE, AVAILABILITY, ALERT])].reset_index(drop=True)
     history = service.status_history([equipment_id], start, end).iloc[::-1].reset_index(drop=True)
     return DetailModel(equipment_id=equipment_id, info=info, period=period, step=step, status=str(status),
                        availability=availability, status_intervals=statuses,

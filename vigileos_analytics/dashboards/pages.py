@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import ipywidgets as w
 import plotly.graph_objects as go
 from IPython.display import display
 
+from ..i18n import Translator
 from ..schema import PERFORMANCE_METRICS
+from ..theme import DEFAULT_THRESHOLDS
 from . import figures, panels
 from .context import DashboardContext
 from .controls import RangePicker, RefreshControls
 from .feedback import EmptyStoreError, NoEquipmentChosen, Notice, notice_for
 from .heartbeat import PageHeartbeat
 from .live import AutoRefresh, Worker
-from .messages import DashboardText
 from .models import build_detail, build_overview, equipment_choices
 from .params import PageParams
 
@@ -71,7 +72,7 @@ class _Page:
     def __init__(self, params: PageParams, context: DashboardContext | None,
                  context_error: BaseException | None = None, *, heartbeat: PageHeartbeat | None = None) -> None:
         self.params = params
-        self.text = DashboardText(params.lang)
+        self.text = Translator(params.lang)
         self.context = context
         self._context_error = context_error
         self.notice = w.HTML()
@@ -97,7 +98,7 @@ class _Page:
         self.widget = w.VBox()
 
     @classmethod
-    def open(cls, params: PageParams, **overrides: Any) -> "_Page":
+    def open(cls, params: PageParams, **overrides: Any) -> _Page:
         """The page for ``params`` with settings from the environment (never raises)."""
         try:
             context: DashboardContext | None = DashboardContext.from_environment(params.now, **overrides)
@@ -140,7 +141,7 @@ class _Page:
             self.notice.value = notice_for(error, self.text, store=store,
                                            equipment=self.params.equipment_id).to_html()
             self.content.layout.display = "none"
-        self.refresh_controls.mark_updated(datetime.now(timezone.utc))
+        self.refresh_controls.mark_updated(datetime.now(UTC))
 
     def refresh_sync(self) -> None:
         """Refresh now, in the calling thread (the first render, while the cell runs)."""
@@ -163,7 +164,7 @@ class _Page:
         kernel's event loop: the ticker's loop picks the request up."""
         self.ticker.poke()
 
-    def show(self) -> "_Page":
+    def show(self) -> _Page:
         """Render once, display the page and start auto-refresh."""
         self.refresh_sync()
         display(self.widget)
@@ -202,6 +203,7 @@ class OverviewPage(_Page):
         self.widget.add_class("vigileos-overview")
 
     def compute(self, now: datetime) -> Any:
+        assert self.context is not None  # compute runs only with a context (_compute_safely)
         return build_overview(self.context.service(), self.range.period(now))
 
     def render(self, model: Any) -> None:
@@ -236,11 +238,13 @@ class DetailPage(_Page):
         self.history = w.HTML()
         self.history.add_class("vigileos-history-area")
         t = self.text.t
-        back = f'<a href="{html.escape(panels.overview_link(self.text.lang))}" target="_self">{html.escape(t("dashboard.detail.back"))}</a>'
+        back = (f'<a href="{html.escape(panels.overview_link(self.text.lang))}" target="_self">'
+                f'{html.escape(t("dashboard.detail.back"))}</a>')
         self.content.children = [
             self.summary, self.timeline.widget,
             w.HTML(f"<h3>{html.escape(t('dashboard.detail.performance'))}</h3>"),
-            w.GridBox([slot.widget for slot in self.metrics.values()], layout=w.Layout(grid_template_columns="repeat(3, 33%)")),
+            w.GridBox([slot.widget for slot in self.metrics.values()],
+                      layout=w.Layout(grid_template_columns="repeat(3, 33%)")),
             self.custom.widget,
             w.HTML(f"<h3>{html.escape(t('dashboard.detail.history'))}</h3>"), self.history,
         ]
@@ -255,6 +259,7 @@ class DetailPage(_Page):
             self.schedule()
 
     def compute(self, now: datetime) -> Any:
+        assert self.context is not None  # compute runs only with a context (_compute_safely)
         service = self.context.service()
         choices = equipment_choices(service)
         if not self.equipment_id:
@@ -262,7 +267,7 @@ class DetailPage(_Page):
         try:
             return choices, build_detail(service, self.equipment_id, self.range.period(now))
         except Exception as exc:
-            exc.choices = choices  # keep the selector usable under the notice
+            exc.choices = choices  # type: ignore[attr-defined]  # keeps the selector usable under the notice
             raise
 
     def _apply(self, model: Any, error: BaseException | None) -> None:
@@ -279,6 +284,6 @@ class DetailPage(_Page):
         widths = self.heartbeat.slot_widths
         self.timeline.show(figures.timeline_figure(model, text), widths)
         for metric, widget in self.metrics.items():
-            widget.show(figures.metric_figure(model, metric, text, figures.DEFAULT_THRESHOLDS.get(metric)), widths)
+            widget.show(figures.metric_figure(model, metric, text, DEFAULT_THRESHOLDS.get(metric)), widths)
         self.custom.show(figures.custom_metrics_figure(model, text), widths)
         self.history.value = panels.history_table(model, text)

@@ -12,13 +12,13 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
-from .figures import STATUS_COLOURS
-from .messages import DashboardText
+from ..i18n import Translator
+from ..theme import ACCENT, STATUS_COLOURS
 from .models import DetailModel, OverviewModel
 
 #: Badge colours of alert severities (the same red / amber as the statuses, blue for info).
 SEVERITY_COLOURS = {"critical": STATUS_COLOURS["offline"], "warning": STATUS_COLOURS["maintenance"],
-                    "info": "#1f5fa8"}
+                    "info": ACCENT}
 
 DETAIL_NOTEBOOK = "equipment_detail.ipynb"
 OVERVIEW_NOTEBOOK = "fleet_overview.ipynb"
@@ -51,10 +51,10 @@ def overview_link(lang: str) -> str:
     return f"{OVERVIEW_NOTEBOOK}?{urlencode({'lang': lang})}"
 
 
-def status_badge(status: str, text: DashboardText) -> str:
+def status_badge(status: str, text: Translator) -> str:
     colour = STATUS_COLOURS.get(status, STATUS_COLOURS["unknown"])
     return (f'<span class="vigileos-badge vigileos-status-{html.escape(status)}" style="background:{colour}">'
-            f'{html.escape(text.label("status", status))}</span>')
+            f'{html.escape(text.label("dashboard.status", status))}</span>')
 
 
 def header(title: str, subtitle: str = "") -> str:
@@ -62,12 +62,12 @@ def header(title: str, subtitle: str = "") -> str:
     return f'{STYLE}<div class="vigileos-title">{html.escape(title)}</div>{sub}'
 
 
-def kpi_cards(model: OverviewModel, text: DashboardText) -> str:
+def kpi_cards(model: OverviewModel, text: Translator) -> str:
     """Equipment count, one card per status present or known, and average availability."""
-    cards = [("total", text.t("dashboard.kpi.total"), str(model.total), "#1f5fa8")]
+    cards = [("total", text.t("dashboard.kpi.total", count=model.total), str(model.total), "#1f5fa8")]
     for status, count in model.counts.items():
         if count or status != "unknown":
-            cards.append((status, text.label("status", status), str(count),
+            cards.append((status, text.label("dashboard.status", status), str(count),
                           STATUS_COLOURS.get(status, STATUS_COLOURS["unknown"])))
     cards.append(("availability", text.t("dashboard.kpi.average_availability"),
                   text.percent(model.average_availability), "#1f5fa8"))
@@ -82,13 +82,14 @@ def kpi_cards(model: OverviewModel, text: DashboardText) -> str:
 def _table(headers: list[tuple[str, bool]], rows: list[list[str]], css: str) -> str:
     head = "".join(f'<th{" class=num" if num else ""}>{html.escape(h)}</th>' for h, num in headers)
     body = "".join(
-        "<tr>" + "".join(f'<td{" class=num" if num else ""}>{cell}</td>' for cell, (_, num) in zip(row, headers))
+        "<tr>" + "".join(f'<td{" class=num" if num else ""}>{cell}</td>'
+                         for cell, (_, num) in zip(row, headers, strict=True))
         + "</tr>" for row in rows)
     return f'<div class="vigileos-scroll"><table class="vigileos-table {css}"><thead><tr>{head}</tr></thead>' \
            f'<tbody>{body}</tbody></table></div>'
 
 
-def equipment_table(model: OverviewModel, text: DashboardText) -> str:
+def equipment_table(model: OverviewModel, text: Translator) -> str:
     """Every equipment, worst availability first, each linking to its detail page."""
     headers = [(text.t(f"dashboard.table.{k}"), k in ("availability", "coverage"))
                for k in ("equipment", "name", "type", "location", "status", "availability", "coverage",
@@ -106,7 +107,7 @@ def equipment_table(model: OverviewModel, text: DashboardText) -> str:
     return _table(headers, rows, "vigileos-equipment")
 
 
-def _changes_rows(changes: pd.DataFrame, text: DashboardText, with_equipment: bool) -> list[list[str]]:
+def _changes_rows(changes: pd.DataFrame, text: Translator, with_equipment: bool) -> list[list[str]]:
     rows = []
     for row in changes.itertuples(index=False):
         cells = [html.escape(text.datetime(row.time))]
@@ -118,7 +119,7 @@ def _changes_rows(changes: pd.DataFrame, text: DashboardText, with_equipment: bo
     return rows
 
 
-def changes_table(model: OverviewModel, text: DashboardText) -> str:
+def changes_table(model: OverviewModel, text: Translator) -> str:
     """The newest status changes of the fleet, newest first."""
     if model.changes.empty:
         return f'<p class="vigileos-sub vigileos-changes-empty">{html.escape(text.t("dashboard.changes.none"))}</p>'
@@ -127,20 +128,20 @@ def changes_table(model: OverviewModel, text: DashboardText) -> str:
     return _table(headers, _changes_rows(model.changes, text, True), "vigileos-changes")
 
 
-def severity_badge(severity: str, text: DashboardText) -> str:
+def severity_badge(severity: str, text: Translator) -> str:
     colour = SEVERITY_COLOURS.get(severity, STATUS_COLOURS["unknown"])
     return (f'<span class="vigileos-badge vigileos-severity-{html.escape(severity)}" style="background:{colour}">'
-            f'{html.escape(text.label("alerts.severity", severity))}</span>')
+            f'{html.escape(text.label("dashboard.alerts.severity", severity))}</span>')
 
 
-def alerts_table(model: OverviewModel, text: DashboardText) -> str:
+def alerts_table(model: OverviewModel, text: Translator) -> str:
     """The alerts firing at the end of the period, newest first (as many as the model holds),
     or a one-line empty state. Rows carry ``data-equipment``, ``data-rule`` and ``data-severity``."""
     if model.alerts.empty:
         return f'<p class="vigileos-sub vigileos-alerts-empty">{html.escape(text.t("dashboard.alerts.none"))}</p>'
     shown = len(model.alerts)
     summary = (text.t("dashboard.alerts.count", count=shown) if model.alerts_total <= shown
-               else text.t("dashboard.alerts.more", shown=shown, total=model.alerts_total))
+               else text.t("dashboard.alerts.more", count=shown, total=model.alerts_total))
     headers = [(text.t(f"dashboard.alerts.column.{k}"), False)
                for k in ("severity", "equipment", "rule", "message", "since")]
     head = "".join(f"<th>{html.escape(h)}</th>" for h, _ in headers)
@@ -167,7 +168,7 @@ def alerts_table(model: OverviewModel, text: DashboardText) -> str:
             f'</thead><tbody>{"".join(rows)}</tbody></table></div>')
 
 
-def history_table(model: DetailModel, text: DashboardText) -> str:
+def history_table(model: DetailModel, text: Translator) -> str:
     """Status changes of one equipment, newest first."""
     if model.history.empty:
         return f'<p class="vigileos-sub">{html.escape(text.t("dashboard.changes.none"))}</p>'
@@ -176,11 +177,11 @@ def history_table(model: DetailModel, text: DashboardText) -> str:
     return _table(headers, _changes_rows(model.history, text, False), "vigileos-history")
 
 
-def detail_summary(model: DetailModel, text: DashboardText) -> str:
+def detail_summary(model: DetailModel, text: Translator) -> str:
     """Name, type, location, current status and the period's availability figures."""
     result = model.availability
     facts = text.t("dashboard.detail.summary", availability=text.percent(result.availability_pct),
-                   coverage=text.percent(result.coverage_pct, 0), outages=result.outages,
+                   coverage=text.percent(result.coverage_pct, 0), count=result.outages,
                    downtime=text.duration(result.downtime_s))
     info = " · ".join(html.escape(v) for v in (model.info["name"], model.info["type"], model.info["location"]) if v)
     return (f'<div class="vigileos-detail-summary" data-equipment="{html.escape(model.equipment_id)}">'

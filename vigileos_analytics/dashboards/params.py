@@ -14,8 +14,11 @@ Voila hands the page's query string to the kernel (``QUERY_STRING``, or
                 default: the wall clock at every refresh
 ==============  ===================================================================
 
-Malformed values never break a page: they fall back to the default and the reason
-is kept in :attr:`PageParams.problems` for the page to show.
+The query string is read by the package's one set of URL option rules
+(:mod:`vigileos_analytics.urloptions`); options the page does not know are ignored
+(Voila and the Jupyter server add their own). Malformed values never break a page:
+they fall back to the default and the reason is kept in :attr:`PageParams.problems`
+for the page to show.
 """
 
 from __future__ import annotations
@@ -23,19 +26,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from urllib.parse import parse_qs
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
-from .messages import DEFAULT_LANGUAGE, LANGUAGES
+from ..config import read_setting, setting_default, setting_spec
+from ..errors import ConfigurationError, ValidationError
+from ..i18n import DEFAULT_LANGUAGE, LANGUAGES
+from ..urloptions import URLOptions, read_url_options
 
 RANGES: dict[str, timedelta] = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 RANGE_KEYS = (*RANGES, "custom")
 DEFAULT_RANGE = "24h"
-DEFAULT_REFRESH_S = 30.0
-MIN_REFRESH_S = 1.0
-REFRESH_ENV = "VIGILEOS_DASHBOARD_REFRESH"
+DEFAULT_REFRESH_S: float = setting_default("dashboard_refresh")
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,8 @@ class PageParams:
     problems: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _first(query: Mapping[str, list[str]], name: str) -> str | None:
-    values = query.get(name)
-    return values[0].strip() if values and values[0].strip() else None
+def _first(query: URLOptions, name: str) -> str | None:
+    return query.get(name)
 
 
 def _parse_time(text: str) -> datetime:
@@ -76,11 +78,21 @@ def _parse_time(text: str) -> datetime:
     return stamp.to_pydatetime()
 
 
+def _refresh_seconds(text: str | None, environ: Mapping[str, str] | None) -> tuple[float, str | None]:
+    """``?refresh=`` if given, else the ``dashboard_refresh`` setting; a malformed value
+    gives the default and the reason."""
+    try:
+        if text is None:
+            return read_setting("dashboard_refresh", environ), None
+        return setting_spec("dashboard_refresh").parse(text, "refresh"), None
+    except (ConfigurationError, ValidationError) as exc:
+        return DEFAULT_REFRESH_S, f"{exc} Using {DEFAULT_REFRESH_S:g}."
+
+
 def parse_params(query_string: str | None, environ: Mapping[str, str] | None = None) -> PageParams:
     """Read a page's request from its URL query string (and ``VIGILEOS_DASHBOARD_REFRESH``)."""
-    environ = os.environ if environ is None else environ
-    query = parse_qs(query_string or "", keep_blank_values=False)
-    problems: list[str] = []
+    query = read_url_options(query_string, source="the page's address")
+    problems: list[str] = list(query.problems)
     lang = (_first(query, "lang") or DEFAULT_LANGUAGE).lower()[:2]
     if lang not in LANGUAGES:
         problems.append(f"lang must be one of {', '.join(LANGUAGES)}; got {lang!r}. Showing English.")
@@ -99,15 +111,9 @@ def parse_params(query_string: str | None, environ: Mapping[str, str] | None = N
                 problems.append(f"{name} must be a date such as 2024-01-31; got {text!r}. Ignored.")
     if range_key == "custom" and not (custom["start"] and custom["end"]):
         range_key = DEFAULT_RANGE
-    refresh_text = _first(query, "refresh") or environ.get(REFRESH_ENV) or str(DEFAULT_REFRESH_S)
-    try:
-        refresh_s = float(refresh_text)
-        if refresh_s != 0 and refresh_s < MIN_REFRESH_S:
-            raise ValueError
-    except ValueError:
-        problems.append(f"refresh must be 0 (off) or at least {MIN_REFRESH_S:g} seconds; got {refresh_text!r}. "
-                        f"Using {DEFAULT_REFRESH_S:g}.")
-        refresh_s = DEFAULT_REFRESH_S
+    refresh_s, problem = _refresh_seconds(_first(query, "refresh"), environ)
+    if problem:
+        problems.append(problem)
     now = None
     if (now_text := _first(query, "now")) is not None:
         try:
@@ -126,13 +132,15 @@ def resolve_range(key: str, now: datetime, custom_start: date | None = None,
     if key in RANGES:
         return TimeRange(now - RANGES[key], now, key)
     if key != "custom":
-        raise ValueError(f"range must be one of {', '.join(RANGE_KEYS)}; got {key!r}.")
+        raise ValidationError(f"range must be one of {', '.join(RANGE_KEYS)}; got {key!r}.", field="range", value=key)
     if custom_start is None or custom_end is None:
-        raise ValueError("a custom range needs both a start date and an end date.")
-    start = datetime.combine(custom_start, datetime.min.time(), tzinfo=timezone.utc)
-    end = datetime.combine(custom_end, datetime.min.time(), tzinfo=timezone.utc) + timedelta(days=1)
+        raise ValidationError("a custom range needs both a start date and an end date.", field="range",
+                              value=(custom_start, custom_end))
+    start = datetime.combine(custom_start, datetime.min.time(), tzinfo=UTC)
+    end = datetime.combine(custom_end, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
     if end <= start:
-        raise ValueError(f"the custom range must end after it starts; got {custom_start} to {custom_end}.")
+        raise ValidationError(f"the custom range must end after it starts; got {custom_start} to {custom_end}.",
+                              field="range", value=(custom_start, custom_end))
     return TimeRange(start, end, key)
 
 

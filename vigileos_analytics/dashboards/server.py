@@ -29,6 +29,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from ..config import Settings, load_settings
 from ..errors import DashboardServerError
@@ -90,7 +91,7 @@ class DashboardServer:
     port: int
     process: subprocess.Popen
     log_path: Path
-    _log_file: object = field(repr=False, default=None)
+    _log_file: IO[bytes] | None = field(repr=False, default=None)
 
     @property
     def overview_url(self) -> str:
@@ -125,7 +126,7 @@ class DashboardServer:
             self._log_file = None
         return self.process.returncode
 
-    def __enter__(self) -> "DashboardServer":
+    def __enter__(self) -> DashboardServer:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -27,16 +27,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psutil
 import requests
 
 from ..errors import StoreError, ValidationError
-from .recording import EquipmentMetricsService
 from ..schema import AVAILABILITY, CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME, validate_equipment_id
 from ..stores.base import MetricsStore
+from .recording import EquipmentMetricsService
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ class CollectSummary:
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def run_collector(store: MetricsStore, equipment_id: str, interval: timedelta, *, probe: Probe | None = None,
@@ -237,7 +237,7 @@ def _next_tick(tick: float, interval_s: float) -> float:
 
 
 def _spooled_points(store: MetricsStore) -> int:
-    spool = getattr(store, "spool", None)  # only the InfluxDB stores have an outage spool
+    spool = store.spool
     return spool.state().points if spool is not None else 0
 
 

@@ -17,8 +17,9 @@ nothing is imported.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -125,14 +126,15 @@ def _validate_rows(long: pd.DataFrame, m: CsvMapping) -> tuple[pd.DataFrame, lis
     lines = long["line"].to_numpy()
 
     def flag(mask: np.ndarray, reasons: pd.Series) -> None:
-        problems.extend(zip(lines[mask].tolist(), reasons[mask].tolist()))
+        problems.extend(zip(lines[mask].tolist(), reasons[mask].tolist(), strict=True))
 
     times = parse_times(long["time"], m)
     flag(times.isna().to_numpy(), "unreadable time " + long["time"].map(repr))
     values = pd.to_numeric(long["value"].str.strip(), errors="coerce").to_numpy(dtype="float64")
     flag(~np.isfinite(values), "value " + long["value"].map(repr) + " is not a finite number")
-    checks = [("equipment_id", validate_equipment_id), ("metric_type", validate_metric_type)]
-    checks += [(t, lambda v, t=t: validate_tag_value(t, v)) for t in m.tags]
+    checks: list[tuple[str, Callable[[str], object]]] = [("equipment_id", validate_equipment_id),
+                                                          ("metric_type", validate_metric_type)]
+    checks += [(t, partial(validate_tag_value, t)) for t in m.tags]
     for column, check in checks:
         # An empty tag cell means "tag absent", not an invalid tag value.
         present = long[column] if column in ("equipment_id", "metric_type") else long[column][long[column] != ""]
@@ -191,5 +193,5 @@ def mapping_from_options(layout: str, columns: Mapping[str, str], tags: Sequence
     if unknown:
         raise ValidationError(f"--column takes one of {sorted(known)}=CSV_COLUMN; got {sorted(unknown)}.",
                               field="column", value=sorted(unknown))
-    return CsvMapping(layout=layout, tags=tuple(tags), **columns, **extra)
+    return CsvMapping(layout=layout, tags=tuple(tags), **columns, **extra)  # type: ignore[arg-type]  # names checked above
 

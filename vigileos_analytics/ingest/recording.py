@@ -13,21 +13,29 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
 from ..errors import ValidationError, WriteError
-from ..schema import (AVAILABILITY, CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME, STATUS_CHANGE, Point, StatusRegistry,
-                     validate_value)
+from ..schema import (
+    AVAILABILITY,
+    CPU_USAGE,
+    MEMORY_USAGE,
+    RESPONSE_TIME,
+    STATUS_CHANGE,
+    Point,
+    StatusRegistry,
+    validate_value,
+)
 from ..stores.base import MetricsStore, WriteResult
 
 logger = logging.getLogger(__name__)
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class EquipmentMetricsService:
@@ -49,7 +57,8 @@ class EquipmentMetricsService:
         self._lock = threading.RLock()
         self._closed = False
         # Flush at interpreter exit without keeping the service alive.
-        self._finalizer = weakref.finalize(self, EquipmentMetricsService._flush_at_exit, self._buffer, store, self._lock)
+        self._finalizer = weakref.finalize(self, EquipmentMetricsService._flush_at_exit, self._buffer, store,
+                                           self._lock)
         atexit.register(self._finalizer)
 
     # -- the seed's API ----------------------------------------------------------------
@@ -57,7 +66,8 @@ class EquipmentMetricsService:
     def record_metric(self, equipment_id: str, metric_type: str, value: float,
                       tags: Mapping[str, str] | None = None, time: datetime | None = None) -> None:
         """Record one value (unit of the metric type) at ``time`` (aware; default now, UTC)."""
-        self._add(Point(equipment_id, metric_type, value, time if time is not None else self._clock(), dict(tags or {})))
+        self._add(Point(equipment_id, metric_type, value, time if time is not None else self._clock(),
+                        dict(tags or {})))
 
     def record_availability(self, equipment_id: str, is_available: bool, reason: str = "",
                             time: datetime | None = None) -> None:
@@ -135,7 +145,7 @@ class EquipmentMetricsService:
             self._closed = True
             self._finalizer.detach()
 
-    def __enter__(self) -> "EquipmentMetricsService":
+    def __enter__(self) -> EquipmentMetricsService:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -20,8 +20,20 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ValidationError
-from ..schema import (AVAILABILITY, CPU_USAGE, MAINTENANCE, MEMORY_USAGE, NETWORK_TRAFFIC, OFFLINE, OPERATIONAL,
-                     POWER_CONSUMPTION, RESPONSE_TIME, STATUS_CHANGE, TEMPERATURE, to_utc)
+from ..schema import (
+    AVAILABILITY,
+    CPU_USAGE,
+    MAINTENANCE,
+    MEMORY_USAGE,
+    NETWORK_TRAFFIC,
+    OFFLINE,
+    OPERATIONAL,
+    POWER_CONSUMPTION,
+    RESPONSE_TIME,
+    STATUS_CHANGE,
+    TEMPERATURE,
+    to_utc,
+)
 
 NS_PER_S = 1_000_000_000
 STATUSES = np.array([OPERATIONAL, MAINTENANCE, OFFLINE], dtype=object)
@@ -68,14 +80,17 @@ class FleetSpec:
             raise ValidationError(f"equipment must be a whole number from 1 to 100000; got {self.equipment!r}.",
                                   field="equipment", value=self.equipment)
         if not 0 < float(self.days) <= 3660:
-            raise ValidationError(f"days must be above 0 and at most 3660; got {self.days!r}.", field="days", value=self.days)
+            raise ValidationError(f"days must be above 0 and at most 3660; got {self.days!r}.",
+                                  field="days", value=self.days)
         for name in ("resolution", "metrics_resolution"):
             value = getattr(self, name)
             if not isinstance(value, timedelta) or value < timedelta(seconds=1):
-                raise ValidationError(f"{name} must be a duration of at least 1 s; got {value!r}.", field=name, value=value)
+                raise ValidationError(f"{name} must be a duration of at least 1 s; got {value!r}.",
+                                      field=name, value=value)
         if self.metrics_resolution < self.resolution or self.metrics_resolution % self.resolution:
             raise ValidationError(
-                f"metrics_resolution must be a whole multiple of resolution; got {self.metrics_resolution} and {self.resolution}.",
+                f"metrics_resolution must be a whole multiple of resolution; "
+                f"got {self.metrics_resolution} and {self.resolution}.",
                 field="metrics_resolution", value=self.metrics_resolution)
         for name in ("mtbf_hours", "mttr_hours", "degradation_hours", "maintenance_every_days", "maintenance_hours"):
             if not float(getattr(self, name)) > 0:
@@ -175,12 +190,13 @@ class SimulatedFleet:
         response = col("response_base") * (1 + cpu / 100) * rng.lognormal(0, 0.12, shape) * (1 + 2.5 * ramp)
         temperature = col("temp_base") + 0.15 * cpu + rng.normal(0, 0.6, shape) + 18 * ramp
         power = col("power_base") * (0.7 + 0.006 * cpu) + rng.normal(0, 5, shape)
-        traffic = np.maximum(col("traffic_base") * (0.3 + 0.7 * np.clip(load, 0, None)) * rng.lognormal(0, 0.2, shape), 0)
+        traffic = np.maximum(col("traffic_base") * (0.3 + 0.7 * np.clip(load, 0, None))
+                             * rng.lognormal(0, 0.2, shape), 0)
         keep = present & (state == _UP)
         eq_idx, t_idx = np.nonzero(keep)
         frames = [
             _frame(ids, eq_idx, times[t_idx], metric, values[eq_idx, t_idx])
-            for metric, values in zip(METRICS, (cpu, memory, response, temperature, power, traffic))
+            for metric, values in zip(METRICS, (cpu, memory, response, temperature, power, traffic), strict=True)
             if metric in self.spec.metrics
         ]
         return pd.concat(frames, ignore_index=True)
@@ -216,14 +232,14 @@ def _index_ranges(times: np.ndarray, windows: pd.DataFrame, ids: np.ndarray):
 def _paint(grid: np.ndarray, times: np.ndarray, windows: pd.DataFrame, ids: np.ndarray, value) -> None:
     """Set ``grid[eq, t] = value`` for t in each [start, end) window (events, not points)."""
     rows, lo, hi, _ = _index_ranges(times, windows, ids)
-    for r, a, b in zip(rows, lo, hi):
+    for r, a, b in zip(rows, lo, hi, strict=True):
         grid[r, a:b] = value
 
 
 def _paint_ramps(ramp: np.ndarray, times: np.ndarray, failures: pd.DataFrame, ids: np.ndarray) -> None:
     windows = failures.rename(columns={"degradation_start": "start", "failure_time": "end"})
     rows, lo, hi, sel = _index_ranges(times, windows, ids)
-    for r, a, b, s, e in zip(rows, lo, hi, sel["start"].to_numpy("int64"), sel["end"].to_numpy("int64")):
+    for r, a, b, s, e in zip(rows, lo, hi, sel["start"].to_numpy("int64"), sel["end"].to_numpy("int64"), strict=True):
         if b > a:
             ramp[r, a:b] = np.maximum(ramp[r, a:b], ((times[a:b] - s) / max(e - s, 1)) ** 2)
 
@@ -253,7 +269,9 @@ def simulate_fleet(spec: FleetSpec | None = None) -> SimulatedFleet:
         "power_base": [EQUIPMENT_TYPES[k][4] for k in kinds] * jitter[:, 2],
         "traffic_base": [EQUIPMENT_TYPES[k][5] for k in kinds] * jitter[:, 3],
     })
-    failures, maintenance, gaps = [], [], []
+    failures: list[tuple] = []
+    maintenance: list[tuple] = []
+    gaps: list[tuple] = []
     start, end = spec.start_ns, spec.end_ns
     hour = 3600 * NS_PER_S
     for eq in ids:

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +17,8 @@ from tqdm.auto import tqdm
 
 from ..inventory import write_inventory
 from ..schema import AVAILABILITY, STATUS_CHANGE
-from .simulate import FleetSpec, SimulatedFleet, simulate_fleet, truth_frames
 from ..stores.base import MetricsStore
+from .simulate import FleetSpec, SimulatedFleet, simulate_fleet, truth_frames
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def simulate_into_store(store: MetricsStore, spec: FleetSpec, inventory_path: Pa
 
 
 def follow(store: MetricsStore, spec: FleetSpec, *, stop: threading.Event | None = None,
-           clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), block: timedelta = timedelta(hours=1),
+           clock: Callable[[], datetime] = lambda: datetime.now(UTC), block: timedelta = timedelta(hours=1),
            max_blocks: int | None = None) -> int:
     """Write live points until ``stop`` is set (or SIGINT / SIGTERM in the main thread).
 
@@ -108,7 +108,8 @@ def _continue_status(points: pd.DataFrame, last_state: pd.Series | None) -> tupl
                 "previous_status": [status_of[r] for r in previous[changed]],
                 "new_status": [status_of[r] for r in first[changed]],
             })
-            base = points.astype({c: object for c in points.columns if isinstance(points[c].dtype, pd.CategoricalDtype)})
+            base = points.astype({c: object for c in points.columns
+                                  if isinstance(points[c].dtype, pd.CategoricalDtype)})
             points = pd.concat([base, extra], ignore_index=True)
     return points, final
 

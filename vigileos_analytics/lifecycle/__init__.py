@@ -1,8 +1,8 @@
 """The data lifecycle: backup, verify and restore archives, export, cleanup and retention.
 
 Every function works on any store through the :class:`~..stores.base.MetricsStore`
-protocol and reads it in bounded chunks (:mod:`.chunks`); only retention is
-backend-specific (:mod:`.retention`).
+protocol and reads it in bounded chunks (:mod:`.chunks`); retention too is the store's
+own (:meth:`~..stores.base.MetricsStore.retention`, shown and set by :mod:`.retention`).
 
 Names are imported on first use (pandas and pyarrow cost over half a second), so the CLI can
 offer :data:`FORMATS` as choices without them.

@@ -88,11 +88,11 @@ class ArchiveReader:
             with open(self.path / name, "rb") as stream:
                 yield stream
             return
-        stream = self._tar.extractfile(name)
-        if stream is None:
+        member = self._tar.extractfile(name)
+        if member is None:
             raise ValidationError(f"{name} in {self.path} is not a regular file.", field="path", value=name)
-        with stream:
-            yield stream
+        with member:
+            yield member
 
     def manifest(self) -> dict[str, Any]:
         """The parsed manifest, checked for format and version."""
@@ -119,7 +119,7 @@ class ArchiveReader:
         if self._tar is not None:
             self._tar.close()
 
-    def __enter__(self) -> "ArchiveReader":
+    def __enter__(self) -> ArchiveReader:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -149,7 +149,7 @@ def _file_problems(reader: ArchiveReader, entry: dict[str, Any]) -> list[str]:
             table = pq.read_table(stream, columns=["equipment_id", "metric_type"])
     except Exception as exc:  # pyarrow raises several types for unreadable files
         return [f"{name} is not a readable Parquet file: {exc}"]
-    found = Counter(zip(table.column("equipment_id").to_pylist(), table.column("metric_type").to_pylist()))
+    found = Counter(zip(table.column("equipment_id").to_pylist(), table.column("metric_type").to_pylist(), strict=True))
     expected = Counter({(entry["equipment_id"], m): n for m, n in entry["counts"].items()})
     if found != expected:
         return [f"{name} holds {dict(found)} points per (equipment, metric); the manifest expects {dict(expected)}"]

@@ -27,7 +27,7 @@ import tarfile
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,8 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from ..errors import ValidationError
-from ..stores.rollups import AVAILABILITY_STATS, HORIZON_EQUIPMENT, HORIZON_METRIC, STATS, stat_metric
 from ..stores.base import MetricsStore, Selection
+from ..stores.rollups import AVAILABILITY_STATS, HORIZON_EQUIPMENT, HORIZON_METRIC, STATS, stat_metric
 from .archive import FORMAT, FORMAT_VERSION, MANIFEST, ArchiveReader, VerifyResult, sha256_of, verify
 from .chunks import DEFAULT_CHUNK_POINTS, all_time, plan_chunks, read_chunks
 
@@ -107,8 +107,10 @@ def _backup_rollups(store: MetricsStore, selection: Selection, work: Path, entri
     section: dict[str, dict[str, int]] = {}
     if within is None:
         return section
-    for measurement in store.rollup_measurements():
-        rollup = store.rollup_store(measurement)
+    for measurement in store.rollup_names():
+        rollup = store.open_rollup(measurement)
+        if rollup is None:  # removed since it was listed
+            continue
         chunks = plan_chunks(rollup, within, chunk_points)
         points = 0
         with tqdm(total=sum(c.points for c in chunks), unit="pt", unit_scale=True, desc=f"backup {measurement}",
@@ -147,7 +149,8 @@ def backup(store: MetricsStore, path: str | Path, selection: Selection | None = 
     tar_work = work.with_name(work.name + ".tar")
     try:
         chunks = plan_chunks(store, selection, chunk_points)
-        entries, totals = [], Counter()
+        entries: list[dict[str, Any]] = []
+        totals: Counter[tuple[str, str]] = Counter()
         first_ns, last_ns = None, None
         with tqdm(total=sum(c.points for c in chunks), unit="pt", unit_scale=True, desc="backup",
                   disable=not progress) as bar:
@@ -185,10 +188,10 @@ def _manifest(store: MetricsStore, selection: Selection, entries: list[dict], to
     def iso(ns: int | None) -> str | None:
         return None if ns is None else pd.Timestamp(ns, unit="ns", tz="UTC").isoformat()
 
-    created = now or datetime.now(timezone.utc)
+    created = now or datetime.now(UTC)
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "created_at": created.isoformat(),
-        "source": {"backend": getattr(store, "backend", "?"), "location": repr(store)},
+        "source": {"backend": store.backend, "location": repr(store)},
         "selection": _selection_text(selection),
         "points": int(sum(totals.values())),
         "time_range": {"first": iso(first_ns), "last": iso(last_ns), "first_ns": first_ns, "last_ns": last_ns},
@@ -221,7 +224,7 @@ def restore(store: MetricsStore, path: str | Path, *, batch_points: int = DEFAUL
         frame = pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
         pending.clear()
         measurement = target[0]
-        (store if measurement is None else store.rollup_store(measurement, create=True)).write_frame(frame)
+        (store if measurement is None else store.create_rollup(measurement)).write_frame(frame)
         bar.update(len(frame))
         written[measurement] += len(frame)
 

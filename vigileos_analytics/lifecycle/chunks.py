@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -34,8 +34,8 @@ from ..errors import ValidationError
 from ..schema import CORE_COLUMNS
 from ..stores.base import MetricsStore, Selection
 
-ALL_TIME_START = datetime(1970, 1, 1, tzinfo=timezone.utc)
-ALL_TIME_END = datetime(2262, 1, 1, tzinfo=timezone.utc)
+ALL_TIME_START = datetime(1970, 1, 1, tzinfo=UTC)
+ALL_TIME_END = datetime(2262, 1, 1, tzinfo=UTC)
 DEFAULT_CHUNK_POINTS = 500_000
 SESSION_HOLD_S = 1.0
 
@@ -106,7 +106,8 @@ def _windows(store: MetricsStore, selection: Selection, max_points: int) -> pd.D
         candidates = _window_counts(store, inner, finer)
         # Keep the finer windows that lie in a too-big parent of the same equipment.
         parent_start = candidates["start_ns"] - candidates["start_ns"] % every_ns
-        keys = pd.MultiIndex.from_arrays([parents["equipment_id"], parents["start_ns"] - parents["start_ns"] % every_ns])
+        keys = pd.MultiIndex.from_arrays([parents["equipment_id"],
+                                          parents["start_ns"] - parents["start_ns"] % every_ns])
         level = candidates[pd.MultiIndex.from_arrays([candidates["equipment_id"], parent_start]).isin(keys)]
         every_ns = finer
     return pd.concat(done, ignore_index=True).sort_values(["equipment_id", "start_ns"], kind="stable")

@@ -2,9 +2,10 @@
 
 The cutoff is ``now - older_than`` (UTC); a point is deleted when its time is
 strictly before the cutoff (and from 1970 on, see :mod:`.chunks`). Without
-``older_than``, the embedded store's retention setting (``vigileos retention set``,
-see :mod:`.retention`) gives it: that is how the embedded store enforces its
-retention. InfluxDB servers expire points by their own retention policy.
+``older_than``, the retention of a store that does not enforce it itself
+(:attr:`~..stores.base.MetricsStore.enforces_retention` False: the embedded store's
+``vigileos retention set``) gives it. InfluxDB servers expire points by their own
+retention policy.
 
 The counts come from the engine (``store.aggregate(..., functions=("count",))``);
 a real cleanup deletes one equipment at a time (``store.delete``) and reports what
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
@@ -24,7 +25,6 @@ from ..errors import ValidationError
 from ..schema import to_utc
 from ..stores.base import MetricsStore, Selection
 from .chunks import ALL_TIME_START
-from .retention import show_retention
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +47,9 @@ def _cutoff(store: MetricsStore, older_than: timedelta | None, now: datetime) ->
             raise ValidationError(f"older_than must be a positive duration such as 90d; got {older_than!r}.",
                                   field="older_than", value=older_than)
         return now - older_than, f"older than {_duration_text(older_than)}"
-    retention = show_retention(store) if getattr(store, "backend", None) == "duckdb" else None
-    if retention is None or retention.days is None:
+    # A store that expires points by itself needs no cleanup to apply its retention.
+    retention = None if store.enforces_retention else store.retention()
+    if retention is None or retention.duration is None:
         raise ValidationError("Say how old points must be to go: give --older-than (e.g. 90d), or set the embedded "
                               "store's retention with `vigileos retention set --days N`.", field="older_than")
     return now - retention.duration, f"retention of {retention.days:g} days ({retention.where})"
@@ -67,7 +68,7 @@ def cleanup(store: MetricsStore, older_than: timedelta | None = None, *, dry_run
             metric_types: Sequence[str] | None = None) -> CleanupResult:
     """Delete (or with ``dry_run`` only count) points older than ``older_than``
     before ``now`` (UTC, default: the clock); see the module docstring."""
-    now = to_utc(now, "now") if now is not None else datetime.now(timezone.utc)
+    now = to_utc(now, "now") if now is not None else datetime.now(UTC)
     cutoff, rule = _cutoff(store, older_than, now)
     if cutoff <= ALL_TIME_START:
         return CleanupResult(cutoff, dry_run, 0, counts_frame(None), rule)

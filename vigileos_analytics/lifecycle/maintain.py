@@ -13,13 +13,12 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ..errors import ValidationError, VigileosError
 from ..stores.base import MetricsStore
 from .cleanup import CleanupResult, cleanup
 from .optimize import DEFAULT_EVERY, OptimizeResult, check_every, optimize
-from .retention import show_retention
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +36,13 @@ class MaintenanceRun:
 def maintain_once(store: MetricsStore, *, optimize_older_than: timedelta | None = None,
                   rollup_every: timedelta = DEFAULT_EVERY, staleness: timedelta = timedelta(minutes=10),
                   now: datetime | None = None) -> MaintenanceRun:
-    """Apply the embedded store's retention (if one is set) and optimize (if
+    """Apply the retention of a store that does not enforce it itself (the embedded
+    store's, if one is set) and optimize (if
     ``optimize_older_than`` is given). Store and input errors are caught into the run."""
-    started = now or datetime.now(timezone.utc)
+    started = now or datetime.now(UTC)
     cleaned = rolled = None
     try:
-        if store.backend == "duckdb" and show_retention(store).days is not None:
+        if not store.enforces_retention and store.retention().days is not None:
             cleaned = cleanup(store, now=started)
         if optimize_older_than is not None:
             rolled = optimize(store, optimize_older_than, rollup_every, staleness=staleness, now=started)

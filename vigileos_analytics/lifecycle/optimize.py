@@ -24,21 +24,27 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from ..errors import RollupError, ValidationError
-from ..stores.rollups import (
-    EVENT_METRICS, MAX_ROLLED_METRIC_LENGTH, SEP, STATE, find_rollups, horizon_point, stat_metric,
-)
-from .rollup_points import rollup_points
 from ..schema import AVAILABILITY, rollup_measurement, to_utc
 from ..stores.base import MetricsStore, Selection
+from ..stores.rollups import (
+    EVENT_METRICS,
+    MAX_ROLLED_METRIC_LENGTH,
+    SEP,
+    STATE,
+    find_rollups,
+    horizon_point,
+    stat_metric,
+)
 from .chunks import ALL_TIME_START
 from .cleanup import counts_frame
+from .rollup_points import rollup_points
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +101,7 @@ def optimize(store: MetricsStore, older_than: timedelta, every: timedelta = DEFA
     every_s = check_every(every)
     every_ns = every_s * 10**9
     measurement = rollup_measurement(every_s)
-    now = to_utc(now, "now") if now is not None else datetime.now(timezone.utc)
+    now = to_utc(now, "now") if now is not None else datetime.now(UTC)
     cutoff_ns = (pd.Timestamp(now - older_than).value // every_ns) * every_ns
     cutoff = pd.Timestamp(cutoff_ns, unit="ns", tz="UTC").to_pydatetime()
 
@@ -131,7 +137,7 @@ def optimize(store: MetricsStore, older_than: timedelta, every: timedelta = DEFA
     if dry_run or counts.empty:
         return OptimizeResult(measurement, every, cutoff, previous, dry_run, raw_points, 0, 0, late, counts)
 
-    rollup = store.rollup_store(measurement, create=True)
+    rollup = store.create_rollup(measurement)
     ids = sorted(counts["equipment_id"].unique())
     batches = [ids[i:i + batch_equipment] for i in range(0, len(ids), batch_equipment)]
     written = 0

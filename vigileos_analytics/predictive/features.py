@@ -32,8 +32,17 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ValidationError
-from ..schema import CPU_USAGE, MAINTENANCE, MEMORY_USAGE, OFFLINE, OPERATIONAL, RESPONSE_TIME, STATUS_CHANGE, \
-    TEMPERATURE, validate_range
+from ..schema import (
+    CPU_USAGE,
+    MAINTENANCE,
+    MEMORY_USAGE,
+    OFFLINE,
+    OPERATIONAL,
+    RESPONSE_TIME,
+    STATUS_CHANGE,
+    TEMPERATURE,
+    validate_range,
+)
 from ..stores.base import MetricsStore, Selection
 
 __all__ = ["FeatureSpec", "FEATURE_METRICS", "feature_names", "build_features", "status_events", "add_labels"]

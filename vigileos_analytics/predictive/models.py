@@ -18,8 +18,12 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.dummy import DummyClassifier
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor, IsolationForest, \
-    RandomForestClassifier
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    IsolationForest,
+    RandomForestClassifier,
+)
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
@@ -61,7 +65,7 @@ class ThresholdRuleClassifier(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.poor_score = True
         return tags
 
-    def fit(self, X: Any, y: Any) -> "ThresholdRuleClassifier":
+    def fit(self, X: Any, y: Any) -> ThresholdRuleClassifier:
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
         check_classification_targets(y)
         y_type = type_of_target(y, input_name="y", raise_unknown=True)
@@ -139,7 +143,7 @@ class ConstantRULRegressor(RegressorMixin, BaseEstimator):
         tags.regressor_tags.poor_score = True
         return tags
 
-    def fit(self, X: Any, y: Any) -> "ConstantRULRegressor":
+    def fit(self, X: Any, y: Any) -> ConstantRULRegressor:
         if self.strategy not in ("median", "mean"):
             raise ValueError(f"The 'strategy' parameter of ConstantRULRegressor must be 'median' or 'mean'. "
                              f"Got {self.strategy!r} instead.")

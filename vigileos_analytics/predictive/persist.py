@@ -90,9 +90,9 @@ def train_model(store: MetricsStore, start: datetime, end: datetime, *, horizon:
         "feature_spec": {k: (v.total_seconds() / 3600.0 if isinstance(v, timedelta) else list(v))
                          for k, v in asdict(spec).items()},
         "training_start": to_utc(start).isoformat(), "training_end": to_utc(end).isoformat(),
-        "rows": int(len(y)), "positive_rows": int(y.sum()), "failures": int(labelled.loc[labelled["label"] == 1,
-                                                                                         ["equipment_id", "failure_time"]]
-                                                                             .drop_duplicates().shape[0]),
+        "rows": int(len(y)), "positive_rows": int(y.sum()),
+        "failures": int(labelled.loc[labelled["label"] == 1, ["equipment_id", "failure_time"]]
+                        .drop_duplicates().shape[0]),
         "equipment": int(labelled["equipment_id"].nunique()),
         "threshold": float(threshold) if np.isfinite(threshold) else None, "scores": scores,
         "versions": {"vigileos_analytics": __version__, "scikit-learn": sklearn.__version__},
@@ -130,7 +130,8 @@ def score_fleet(store: MetricsStore, model: TrainedModel, now: datetime,
     latest snapshot at or before ``now`` (UTC): equipment_id, time, risk, warning, plus the
     features; highest risk first."""
     meta = model.metadata["feature_spec"]
-    spec = FeatureSpec(**{k: (timedelta(hours=v) if not isinstance(v, list) else tuple(v)) for k, v in meta.items()})
+    fields: dict[str, Any] = {k: (timedelta(hours=v) if not isinstance(v, list) else tuple(v)) for k, v in meta.items()}
+    spec = FeatureSpec(**fields)
     now = to_utc(now, "now")
     features = build_features(store, now - spec.step - spec.step, now, spec, equipment_ids)
     latest = features.sort_values("time").groupby("equipment_id", as_index=False).last()

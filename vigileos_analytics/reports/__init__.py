@@ -6,7 +6,7 @@ Public calls::
     run_report("monthly_availability", {"month": "2024-01", "language": "fr"})
     run_batch("equipment_detail", {"month": "2024-01"}, by="equipment", workers=2)
 
-Inside a report notebook: ``ctx = open_report(name, **parameters)`` then the table
+Inside a report notebook: ``ctx = open_report(name, notebook_parameters(globals()))`` then the table
 builders of :mod:`.tables`, the figures of :mod:`.charts` and the ``show_*``
 helpers of :mod:`.display`. Parameters are described in :mod:`.parameters`.
 

@@ -44,8 +44,11 @@ def batch_items(name: str, raw: Mapping[str, Any], by: str) -> list[tuple[str, d
     params, ids = prepare(name, raw)
     # Every item covers the same period, resolved once (also when it came from the data).
     fixed = {k: v for k, v in raw.items() if k not in ("start", "end", "month")}
-    fixed |= {"month": params.month} if params.month else {"start": params.start.isoformat(),
-                                                           "end": params.end.isoformat()}
+    if params.month:
+        fixed["month"] = params.month
+    else:
+        assert params.start is not None and params.end is not None  # prepare() resolves the period
+        fixed |= {"start": params.start.isoformat(), "end": params.end.isoformat()}
     if by == "equipment":
         return [(eq, fixed | {"equipment": [eq]}) for eq in ids]
     inventory = _service(parse_parameters(raw)).equipment().set_index("equipment_id")

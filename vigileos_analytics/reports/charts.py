@@ -13,23 +13,22 @@ from plotly.subplots import make_subplots
 
 from ..i18n import Translator
 from ..schema import MAINTENANCE, OFFLINE, OPERATIONAL
+from ..theme import MUTED, NOTE, SERIES_PALETTE, STATUS_COLOURS, status_colour
 from .tables import UNITS
 
 HEIGHT = 380
-COLORS = {OPERATIONAL: "#2e9d5b", MAINTENANCE: "#f0a202", OFFLINE: "#d1361f", "unknown": "#9aa5b1"}
-PALETTE = ["#0b3d91", "#d1361f", "#2e9d5b", "#f0a202", "#6b4fbb", "#00a3bf", "#8d6e63", "#e75480"]
 
 
 def _layout(fig: go.Figure, tr: Translator, title: str, height: int = HEIGHT) -> go.Figure:
     fig.update_layout(title={"text": title, "x": 0.01, "font": {"size": 16}}, height=height, template="plotly_white",
-                      margin={"l": 60, "r": 20, "t": 50, "b": 40}, colorway=PALETTE,
+                      margin={"l": 60, "r": 20, "t": 50, "b": 40}, colorway=list(SERIES_PALETTE),
                       legend={"orientation": "h", "y": -0.15}, font={"family": "Segoe UI, Helvetica, Arial"})
     if not any(_has_points(trace) for trace in fig.data):
         # Empty axes would read as data (plotly spans an arbitrary year 2000): say there is none.
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False)
         fig.add_annotation(text=tr.t("common.no_rows"), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
-                           font={"size": 14, "color": "#6b7280"})
+                           font={"size": 14, "color": NOTE})
     return fig
 
 
@@ -46,7 +45,7 @@ def availability_ranking(table: pd.DataFrame, tr: Translator, target: float | No
     """Horizontal bars of availability (%) per equipment, best at the top, with the target line."""
     data = table.dropna(subset=["availability_pct"]).sort_values("availability_pct")
     labels = data["name"].fillna(data["equipment_id"]) + " (" + data["equipment_id"] + ")"
-    colors = [COLORS[OFFLINE] if target is not None and v < target else COLORS[OPERATIONAL]
+    colors = [STATUS_COLOURS[OFFLINE] if target is not None and v < target else STATUS_COLOURS[OPERATIONAL]
               for v in data["availability_pct"]]
     fig = go.Figure(go.Bar(x=data["availability_pct"], y=labels, orientation="h", marker_color=colors,
                            text=[tr.percent(v, 2) for v in data["availability_pct"]], textposition="auto",
@@ -54,7 +53,7 @@ def availability_ranking(table: pd.DataFrame, tr: Translator, target: float | No
     low = float(data["availability_pct"].min()) if len(data) else 0.0
     fig.update_xaxes(title=tr.t("charts.availability_axis"), range=[max(0.0, min(low, target or 100) - 2), 100.5])
     if target is not None:
-        fig.add_vline(x=target, line_dash="dash", line_color="#52606d", annotation_yanchor="bottom",
+        fig.add_vline(x=target, line_dash="dash", line_color=NOTE, annotation_yanchor="bottom",
                       annotation_text=tr.t("charts.target", value=tr.percent(target)))  # above the bars
     return _layout(fig, tr, tr.t("charts.ranking"), height=max(HEIGHT, 22 * len(data) + 110))
 
@@ -67,7 +66,8 @@ def daily_heatmap(daily: pd.DataFrame, tr: Translator) -> go.Figure:
     matrix = matrix.sort_index(ascending=False)
     days = [tr.date(pd.Timestamp(d)) for d in matrix.columns]
     fig = go.Figure(go.Heatmap(z=matrix.to_numpy(), x=days, y=matrix.index, zmin=90, zmax=100,
-                               colorscale=[[0, COLORS[OFFLINE]], [0.5, COLORS[MAINTENANCE]], [1, COLORS[OPERATIONAL]]],
+                               colorscale=[[0, STATUS_COLOURS[OFFLINE]], [0.5, STATUS_COLOURS[MAINTENANCE]],
+                                           [1, STATUS_COLOURS[OPERATIONAL]]],
                                colorbar={"title": "%"}, hovertemplate="%{y}<br>%{x}: %{z:.2f} %<extra></extra>"))
     fig.update_xaxes(type="category", tickangle=-90, tickfont_size=10)  # one label a day, even on a page
     fig = _layout(fig, tr, tr.t("charts.heatmap"), height=max(HEIGHT, 20 * len(matrix) + 150))
@@ -82,7 +82,7 @@ def state_timeline(periods: pd.DataFrame, tr: Translator) -> go.Figure:
         part = periods[periods["status"] == status]
         fig.add_trace(go.Bar(
             base=part["start"], x=(part["end"] - part["start"]).dt.total_seconds() * 1000, y=labels[part.index],
-            orientation="h", name=tr.label("status", status), marker_color=COLORS.get(status, COLORS["unknown"]),
+            orientation="h", name=tr.label("status", status), marker_color=status_colour(status),
             customdata=part["duration_s"] / 3600.0,
             hovertemplate="%{base|%Y-%m-%d %H:%M} UTC, %{customdata:.1f} h<extra>" + tr.label("status", status) + "</extra>"))
     fig.update_layout(barmode="overlay")
@@ -98,11 +98,11 @@ def performance_curves(series: pd.DataFrame, thresholds: dict[str, float], tr: T
     for row, metric in enumerate(metrics, start=1):
         part = series[series["metric_type"] == metric]
         fig.add_trace(go.Scatter(x=part["time"], y=part["max"], name=tr.t("charts.max"), mode="lines",
-                                 line={"color": "#9aa5b1", "width": 1}, showlegend=row == 1), row=row, col=1)
+                                 line={"color": MUTED, "width": 1}, showlegend=row == 1), row=row, col=1)
         fig.add_trace(go.Scatter(x=part["time"], y=part["mean"], name=tr.t("charts.mean"), mode="lines",
-                                 line={"color": PALETTE[0], "width": 1.6}, showlegend=row == 1), row=row, col=1)
+                                 line={"color": SERIES_PALETTE[0], "width": 1.6}, showlegend=row == 1), row=row, col=1)
         if metric in thresholds:
-            fig.add_hline(y=thresholds[metric], line_dash="dash", line_color=COLORS[OFFLINE], row=row, col=1,
+            fig.add_hline(y=thresholds[metric], line_dash="dash", line_color=STATUS_COLOURS[OFFLINE], row=row, col=1,
                           annotation_text=tr.t("charts.threshold", value=tr.number(thresholds[metric], 0)))
     return _layout(fig, tr, tr.t("charts.performance"), height=230 * max(len(metrics), 1) + 80)
 
@@ -130,7 +130,7 @@ def comparison_bars(table: pd.DataFrame, tr: Translator) -> go.Figure:
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=titles, horizontal_spacing=0.06)
     labels = table["name"].fillna(table["equipment_id"])
     for col, (column, _) in enumerate(panels, start=1):
-        fig.add_trace(go.Bar(x=table[column], y=labels, orientation="h", marker_color=PALETTE[col - 1],
+        fig.add_trace(go.Bar(x=table[column], y=labels, orientation="h", marker_color=SERIES_PALETTE[col - 1],
                              showlegend=False, hovertemplate="%{y}: %{x:.1f}<extra></extra>"), row=1, col=col)
         if col > 1:
             fig.update_yaxes(showticklabels=False, row=1, col=col)
@@ -149,7 +149,7 @@ def trend_heatmap(trends: pd.DataFrame, tr: Translator, window_days: int = 7) ->
     fig = go.Figure(go.Heatmap(z=matrix.to_numpy(), x=list(matrix.columns), y=list(matrix.index), zmid=0,
                                zmin=-30, zmax=30, colorscale="RdYlGn_r", colorbar={"title": "%"},
                                hovertemplate="%{y} · %{x}: %{z:+.1f} %<extra></extra>"))
-    return _layout(fig, tr, tr.t("charts.trend_heatmap", days=window_days), height=max(HEIGHT, 24 * len(matrix) + 140))
+    return _layout(fig, tr, tr.t("charts.trend_heatmap", count=window_days), height=max(HEIGHT, 24 * len(matrix) + 140))
 
 
 def trend_lines(series: pd.DataFrame, worse: pd.DataFrame, tr: Translator, top: int = 4) -> go.Figure:
@@ -161,6 +161,7 @@ def trend_lines(series: pd.DataFrame, worse: pd.DataFrame, tr: Translator, top: 
                         subplot_titles=titles or None)
     for row, (eq, metric) in enumerate(pairs.itertuples(index=False), start=1):  # at most ``top`` panels
         part = chosen[(chosen["equipment_id"] == eq) & (chosen["metric_type"] == metric)]
-        fig.add_trace(go.Scatter(x=part["time"], y=part["mean"], mode="lines", line={"color": PALETTE[row % 8]},
+        colour = SERIES_PALETTE[row % len(SERIES_PALETTE)]
+        fig.add_trace(go.Scatter(x=part["time"], y=part["mean"], mode="lines", line={"color": colour},
                                  showlegend=False, name=f"{eq} {metric}"), row=row, col=1)
     return _layout(fig, tr, tr.t("charts.worsening"), height=200 * max(len(pairs), 1) + 80)

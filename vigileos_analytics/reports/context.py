@@ -1,9 +1,10 @@
 """What a report notebook works with: checked parameters resolved against the store
 (period, equipment), the analytics service, the translator, and the tables it saved.
 
-``open_report`` is the one call at the top of every report notebook; the runner
-calls :func:`resolve` with the same parameters before it starts a kernel, so a bad
-parameter fails fast with the same message in both places.
+``open_report(name, notebook_parameters(globals()))`` is the one call at the top of
+every report notebook; the runner calls :func:`resolve` with the same parameters
+before it starts a kernel, so a bad parameter fails fast with the same message in
+both places.
 """
 
 from __future__ import annotations
@@ -121,12 +122,16 @@ def resolve(params: ReportParameters, service: EquipmentAnalyticsService,
     return params, equipment
 
 
-def open_report(name: str, *, tables_dir: str | Path | None = None, **raw: Any) -> ReportContext:
-    """Check ``raw`` parameters (the notebook's parameters cell), open the store and
-    return the context every table and chart function takes."""
+def open_report(name: str, parameters: Mapping[str, Any] | None = None, /, **more: Any) -> ReportContext:
+    """Check the report parameters (the notebook's parameters cell, as one mapping;
+    keywords add to it), open the store and return the context every table and chart
+    function takes. ``tables_dir`` is where shown tables are saved for the workbook;
+    a value of None means the default."""
     check_report_name(name)
     skip_slow_iri_checker()
-    params = parse_parameters({k: v for k, v in raw.items() if v is not None} if isinstance(raw, Mapping) else raw)
+    raw = {k: v for k, v in {**(parameters or {}), **more}.items() if v is not None}
+    tables_dir = raw.pop("tables_dir", None)
+    params = parse_parameters(raw)
     service = _service(params)
     params, equipment = resolve(params, service)
     if name == "equipment_detail":

@@ -171,7 +171,7 @@ def show_kpis(ctx: ReportContext, kpis: dict[str, Any]) -> None:
         low = key == "availability_pct" and value is not None and target is not None and value < target
         cls = "vg-kpi bad" if low or (key == "below_target" and value) else "vg-kpi"
         cards.append(f"<div class=\"{cls}\"><div class=\"v\">{html.escape(format_value(value, kinds.get(key, 'number'), ctx.tr))}"
-                     f"</div><div class=\"l\">{html.escape(ctx.tr.t(f'kpis.{key}'))}</div></div>")
+                     f"</div><div class=\"l\">{html.escape(ctx.tr.t(f'kpis.{key}', count=value))}</div></div>")
     display(HTML(f"<div class=\"vg-kpis\">{''.join(cards)}</div>"))
 
 

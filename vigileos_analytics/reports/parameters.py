@@ -17,12 +17,19 @@ Known keys (all optional)::
     exclude_maintenance: true                  # planned maintenance counts neither up nor down
     formats: [html, pdf, xlsx]                 # the executed .ipynb is always kept
 
+The report notebooks' ``parameters`` cell is generated from :data:`NOTEBOOK_PARAMETERS`
+(``scripts/write_parameter_cells.py``; ``tests/test_report_parameters.py`` checks the
+cells match), and the next cell hands them to ``open_report`` in one line::
+
+    ctx = open_report("monthly_availability", notebook_parameters(globals()))
+
 Every mistake raises :class:`~vigileos_analytics.errors.ValidationError` saying
 what was expected, what came and what to do.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -36,13 +43,10 @@ import yaml
 from ..errors import ValidationError
 from ..i18n import check_language
 from ..schema import validate_equipment_id, validate_metric_type
+from ..theme import DEFAULT_THRESHOLDS
 from ..timeparse import parse_time_text
 
 FORMATS = ("html", "pdf", "xlsx")
-#: Defaults for thresholds: % for cpu / memory / availability target, ms, °C.
-DEFAULT_THRESHOLDS: dict[str, float] = {
-    "availability": 99.0, "cpu_usage": 85.0, "memory_usage": 90.0, "response_time": 600.0, "temperature": 60.0,
-}
 KNOWN_KEYS = ("store_url", "inventory", "month", "start", "end", "days", "equipment", "site", "thresholds",
               "language", "exclude_maintenance", "formats")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -78,6 +82,57 @@ class ReportParameters:
 
     def with_period(self, start: datetime, end: datetime) -> "ReportParameters":
         return replace(self, start=start, end=end)
+
+
+@dataclass(frozen=True)
+class NotebookParameter:
+    """One line of a report notebook's ``parameters`` cell: ``name = default  # comment``."""
+
+    name: str
+    default: Any = None
+    comment: str = ""
+
+
+_DEFAULTS = ReportParameters()
+#: The report notebooks' parameters, in the order of their ``parameters`` cell. Papermill
+#: sets these names; every key of :meth:`ReportParameters.to_notebook` is one of them.
+NOTEBOOK_PARAMETERS: tuple[NotebookParameter, ...] = (
+    NotebookParameter("store_url", None, "None: VIGILEOS_STORE_URL, else the configured store"),
+    NotebookParameter("inventory", None, "None: VIGILEOS_INVENTORY"),
+    NotebookParameter("month", None, 'a UTC calendar month such as "2024-01"'),
+    NotebookParameter("start", None, 'or start / end such as "2024-01-01" / "2024-02-01" (end exclusive, UTC)'),
+    NotebookParameter("end", None),
+    NotebookParameter("days", _DEFAULTS.days, "no month nor start / end: the last `days` days of data"),
+    NotebookParameter("equipment", None, "a list of equipment ids; None: every equipment"),
+    NotebookParameter("site", None, "only equipment at this location"),
+    NotebookParameter("thresholds", None, 'e.g. {"cpu_usage": 85, "availability": 99}; None: the defaults'),
+    NotebookParameter("language", _DEFAULTS.language, '"en" or "fr"'),
+    NotebookParameter("exclude_maintenance", _DEFAULTS.exclude_maintenance,
+                      "planned maintenance counts neither as up nor as down"),
+    NotebookParameter("tables_dir", None,
+                      "set by `vigileos report`: where shown tables are kept for the Excel workbook"),
+)
+_CELL_HEADER = ("# Parameters (papermill's injected cell overrides them). Generated from NOTEBOOK_PARAMETERS in\n"
+                "# vigileos_analytics/reports/parameters.py by scripts/write_parameter_cells.py: edit them there.")
+
+
+def _literal(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
+def parameters_cell_source() -> str:
+    """The source of every report notebook's ``parameters`` cell."""
+    lines = [_CELL_HEADER]
+    for p in NOTEBOOK_PARAMETERS:
+        assignment = f"{p.name} = {_literal(p.default)}"
+        lines.append(f"{assignment:<26} # {p.comment}" if p.comment else assignment)
+    return "\n".join(lines)
+
+
+def notebook_parameters(namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of :data:`NOTEBOOK_PARAMETERS` in a notebook's ``namespace`` (its
+    ``globals()``), for :func:`~vigileos_analytics.reports.context.open_report`."""
+    return {p.name: namespace[p.name] for p in NOTEBOOK_PARAMETERS if p.name in namespace}
 
 
 def _fail(key: str, expected: str, value: Any) -> ValidationError:

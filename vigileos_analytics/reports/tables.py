@@ -147,14 +147,14 @@ def performance_series(ctx: ReportContext, every: timedelta = timedelta(hours=1)
                        metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Mean and max per equipment, metric and window of ``every`` (UTC-aligned), from the store."""
     metrics = metrics or PERFORMANCE_METRICS
-    return ctx.service.store.aggregate(Selection(ctx.start, ctx.end, equipment_ids=ctx.ids, metric_types=metrics),
+    return ctx.service.reader.aggregate(Selection(ctx.start, ctx.end, equipment_ids=ctx.ids, metric_types=metrics),
                                        every=every, functions=("mean", "max"))
 
 
 def performance_table(ctx: ReportContext) -> ReportTable:
     """Mean, p95, max per equipment and metric (every metric but availability and
     status changes), with the threshold of the metric when one is set."""
-    stats = ctx.cached("perf_stats", lambda: ctx.service.store.aggregate(
+    stats = ctx.cached("perf_stats", lambda: ctx.service.reader.aggregate(
         Selection(ctx.start, ctx.end, equipment_ids=ctx.ids), functions=("count", "mean", "p95", "max")))
     stats = stats[~stats["metric_type"].isin([AVAILABILITY, STATUS_CHANGE])]
     frame = pd.DataFrame({

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from ..config import Settings, load_settings
 from ..errors import ConfigurationError
 from ..timeparse import parse_duration
+from ..urloptions import read_url_options
 from .base import MetricsStore, Selection
 
 StoreFactory = Callable[[str, Settings], MetricsStore]
@@ -50,17 +51,15 @@ def _open_embedded(url: str, settings: Settings) -> MetricsStore:
     parts = urlsplit(url)
     if parts.netloc:
         raise ConfigurationError(
-            f"A duckdb URL has no host: use duckdb:///relative/path.duckdb or duckdb:////absolute/path.duckdb; got {url!r}."
+            f"A duckdb URL has no host: use duckdb:///relative/path.duckdb or duckdb:////absolute/path.duckdb; "
+            f"got {url!r}."
         )
     path = parts.path[1:] if parts.path.startswith("/") else parts.path
     if not path:
         raise ConfigurationError(f"The store URL {url!r} names no file; e.g. duckdb:///data/metrics.duckdb.")
     options: dict[str, Any] = {}
-    query = parse_qs(parts.query)
-    unknown = set(query) - {"run_gap"}
-    if unknown:
-        raise ConfigurationError(f"Unknown option(s) {sorted(unknown)} in the store URL {url!r}; known: run_gap.")
-    run_gap: timedelta = parse_duration(query["run_gap"][0], "run_gap") if "run_gap" in query else DEFAULT_RUN_GAP
+    query = read_url_options(parts.query, {"run_gap"}, source=f"the store URL {url!r}").raise_problems()
+    run_gap: timedelta = parse_duration(text, "run_gap") if (text := query.get("run_gap")) else DEFAULT_RUN_GAP
     return EmbeddedStore(Path(path), lock_timeout=settings.lock_timeout, run_gap=run_gap, **options)
 
 

@@ -20,12 +20,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 import pandas as pd
 
-from ..errors import ValidationError
+from ..errors import StoreError, ValidationError
 from ..schema import Point, points_to_frame, validate_range
+
+if TYPE_CHECKING:
+    from .spool import Spool
 
 AGGREGATE_FUNCTIONS = ("count", "mean", "min", "max", "p95", "last")
 
@@ -54,8 +57,9 @@ class Selection:
 
     start: datetime
     end: datetime
-    equipment_ids: tuple[str, ...] | None = None
-    metric_types: tuple[str, ...] | None = None
+    # Any sequence of strings is accepted; __post_init__ stores a tuple.
+    equipment_ids: Sequence[str] | None = None
+    metric_types: Sequence[str] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -91,7 +95,9 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class Health:
-    """Outcome of a store health check; ``details`` never holds secrets."""
+    """Outcome of a store health check; ``details`` never holds secrets. When not
+    ``ok``, ``error`` is the typed error that says why (its ``problem``, ``status``, ...)
+    and ``message`` its text."""
 
     ok: bool
     backend: str
@@ -99,18 +105,63 @@ class Health:
     version: str = ""
     message: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    error: StoreError | None = None
+
+
+@dataclass(frozen=True)
+class StorageFacts:
+    """What a store holds, computed in its engine (``vigileos check --verbose``).
+
+    ``equipment``: one row per equipment with points in the store's measurement:
+    ``equipment_id``, ``first`` and ``last`` (times of its oldest and newest point,
+    datetime64[ns, UTC]), ``points`` (int); ordered by equipment_id. ``series``: how
+    many series it holds; ``size_bytes``: bytes on disk; both None when the engine
+    does not say. ``size_note``: what those bytes cover, or why they are unknown.
+    """
+
+    equipment: pd.DataFrame
+    series: int | None
+    size_bytes: int | None
+    size_note: str
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long a store keeps points: ``days`` (None: for ever), where that is kept
+    (``where``, e.g. "retention policy 'autogen'") and backend facts (``details``).
+    ``enforced_by_store`` is False where ``vigileos cleanup`` applies it (embedded)."""
+
+    backend: str
+    days: float | None
+    where: str
+    details: dict[str, Any] = field(default_factory=dict)
+    enforced_by_store: bool = True
+
+    @property
+    def duration(self) -> timedelta | None:
+        return None if self.days is None else timedelta(days=self.days)
 
 
 class WritesPointsAsFrames:
     """Mixin: ``write_points`` validates :class:`Point` objects and hands them to ``write_frame``."""
 
-    def write_points(self, points: Iterable[Point]) -> WriteResult:
+    def write_points(self, points: Iterable[Point], *, spool: bool = True) -> WriteResult:
         points = list(points)
         if not all(isinstance(p, Point) for p in points):
             raise ValidationError("write_points takes Point objects.", field="points")
         if not points:
             return WriteResult(0, 0)
-        return self.write_frame(points_to_frame(points))  # type: ignore[attr-defined]
+        return self.write_frame(points_to_frame(points), spool=spool)  # type: ignore[attr-defined]
+
+
+class ClosesOnExit:
+    """Mixin: ``with store:`` closes the store on the way out."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()  # type: ignore[attr-defined]
 
 
 class NoSessionNeeded:
@@ -124,18 +175,36 @@ class NoSessionNeeded:
 
 @runtime_checkable
 class MetricsStore(Protocol):
-    """The operations every storage backend offers."""
+    """The operations every storage backend offers.
+
+    Capabilities a caller might otherwise test the backend name for are members
+    here: :attr:`spool`, :attr:`enforces_retention`, :meth:`retention`. ``backend``
+    is a name to display, not to branch on.
+    """
 
     backend: str
 
-    def write_frame(self, frame: pd.DataFrame) -> WriteResult:
+    @property
+    def spool(self) -> Spool | None:
+        """The outage spool that holds writes while the server is down, or None
+        (the embedded store, a rollup store, or a URL with ``spool=off``)."""
+
+    @property
+    def enforces_retention(self) -> bool:
+        """True when the engine deletes points past the retention by itself
+        (InfluxDB); False when ``vigileos cleanup`` has to (embedded)."""
+
+    def write_frame(self, frame: pd.DataFrame, *, spool: bool = True) -> WriteResult:
         """Write a points frame (see :func:`schema.normalize_points_frame`).
 
         Idempotent: a point with the same series (equipment, metric, tags) and time
         as a stored one replaces it. Raises ``WriteError`` naming what was not written.
+        With ``spool=False`` the write bypasses the outage spool: it is neither
+        queued behind a backlog nor spooled on an outage, which raises instead
+        (``vigileos check``'s probe must reach the server or fail).
         """
 
-    def write_points(self, points: Iterable[Point]) -> WriteResult:
+    def write_points(self, points: Iterable[Point], *, spool: bool = True) -> WriteResult:
         """Write :class:`Point` objects; same rules as :meth:`write_frame`."""
 
     def query(self, selection: Selection) -> pd.DataFrame:
@@ -170,27 +239,36 @@ class MetricsStore(Protocol):
     def health(self) -> Health:
         """Reachability and basic facts about the store."""
 
-    def storage_facts(self) -> dict[str, Any]:
-        """What the store holds, computed in the engine (``vigileos check --verbose``):
+    def storage_facts(self) -> StorageFacts:
+        """What the store holds, computed in the engine (see :class:`StorageFacts`)."""
 
-        - ``equipment``: one row per equipment with points in this measurement:
-          ``equipment_id``, ``first`` and ``last`` (times of its oldest and newest
-          point, datetime64[ns, UTC]), ``points`` (int); ordered by equipment_id;
-        - ``series``: how many series the measurement holds, or None when the engine
-          does not say;
-        - ``size_bytes``: bytes on disk, or None when the engine does not say;
-        - ``size_note``: what those bytes cover, or why they are unknown.
-        """
+    def retention(self) -> Retention:
+        """How long the store keeps points (InfluxQL: the retention policy; InfluxDB 2:
+        the bucket's expire rule; embedded: a setting applied by ``vigileos cleanup``)."""
+
+    def set_retention(self, days: int) -> Retention:
+        """Keep points ``days`` whole days (0: for ever, up to 36,500); returns the
+        retention as read back."""
 
     def session(self) -> AbstractContextManager[Any]:
         """Hold connections across several reads (a no-op where that gains nothing)."""
 
-    def rollup_measurements(self) -> list[str]:
-        """Names of the rollup measurements this store has (``equipment_metrics_1h``...)."""
+    def rollup_names(self) -> list[str]:
+        """Names of the rollups this store holds (``equipment_metrics_1h``..., see
+        :mod:`.rollups`): a measurement on InfluxDB, a file beside an embedded store."""
 
-    def rollup_store(self, measurement: str, create: bool = False) -> "MetricsStore | None":
-        """The same backend's store of a rollup measurement (see :mod:`...rollups`),
-        sharing this store's connection; None when it is absent and ``create`` is False."""
+    def open_rollup(self, name: str) -> MetricsStore | None:
+        """The store of the rollup ``name``, sharing this store's connection (close
+        this store only); None when there is no such rollup."""
+
+    def create_rollup(self, name: str) -> MetricsStore:
+        """The store of the rollup ``name``, created when it does not exist yet."""
 
     def close(self) -> None:
         """Release connections and files."""
+
+    def __enter__(self) -> Self:
+        """``with store:`` closes the store on the way out."""
+
+    def __exit__(self, *exc: Any) -> None:
+        """Close the store."""

@@ -36,7 +36,7 @@ def factorize_series(frame: pd.DataFrame, tag_columns: list[str]) -> tuple[np.nd
     first_rows = pd.Series(np.arange(len(frame))).groupby(combo_codes).first().to_numpy()
     sample = frame.iloc[first_rows]
     tags = [
-        {k: v for k, v in zip(tag_columns, row) if isinstance(v, str)}
+        {k: v for k, v in zip(tag_columns, row, strict=True) if isinstance(v, str)}
         for row in (sample[tag_columns].astype(object).itertuples(index=False, name=None) if tag_columns
                     else [()] * len(sample))
     ]

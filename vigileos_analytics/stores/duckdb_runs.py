@@ -75,6 +75,7 @@ def rebuild_runs(con: duckdb.DuckDBPyConnection, changed: pd.DataFrame, run_gap_
         con.unregister("rebuild")
     fresh = anchors[appended]
     if not fresh.empty:
+        assert written is not None  # without it, nothing counts as appended
         parts.append(written[written["equipment_id"].isin(fresh["equipment_id"])])
         with_anchor = fresh.dropna(subset=["anchor_last"])
         parts.append(pd.DataFrame({"equipment_id": with_anchor["equipment_id"].to_numpy(),

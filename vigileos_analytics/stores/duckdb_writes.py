@@ -65,13 +65,16 @@ def write_points_locked(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, run
 
 def _resolve_series(con: duckdb.DuckDBPyConnection, combos: pd.DataFrame) -> np.ndarray:
     """Series ids for each row of ``combos`` (equipment_id, metric_type, tags), creating new ones."""
-    keys = [_series_key(e, m, t) for e, m, t in zip(combos["equipment_id"], combos["metric_type"], combos["tags"])]
+    keys = [_series_key(e, m, t)
+            for e, m, t in zip(combos["equipment_id"], combos["metric_type"], combos["tags"], strict=True)]
     existing = dict(con.execute(
         "SELECT series_key, series_id FROM series WHERE series_key IN (SELECT unnest($1))", [keys]
     ).fetchall())
     next_id = con.execute("SELECT coalesce(max(series_id), 0) + 1 FROM series").fetchall()[0][0]
-    new_series, new_tags, ids = [], [], []
-    for key, eq, metric, tags in zip(keys, combos["equipment_id"], combos["metric_type"], combos["tags"]):
+    new_series: list[tuple] = []
+    new_tags: list[tuple] = []
+    ids: list[int] = []
+    for key, eq, metric, tags in zip(keys, combos["equipment_id"], combos["metric_type"], combos["tags"], strict=True):
         sid = existing.get(key)
         if sid is None:
             sid = existing[key] = next_id
@@ -98,9 +101,12 @@ def _update_series_facts(con: duckdb.DuckDBPyConnection, stats: pd.DataFrame, re
     try:
         con.execute("""
             UPDATE series SET
-                min_time = CASE WHEN series.min_time IS NULL OR b.bmin < series.min_time THEN b.bmin ELSE series.min_time END,
-                last_value = CASE WHEN series.max_time IS NULL OR b.bmax >= series.max_time THEN b.last_value ELSE series.last_value END,
-                max_time = CASE WHEN series.max_time IS NULL OR b.bmax > series.max_time THEN b.bmax ELSE series.max_time END,
+                min_time = CASE WHEN series.min_time IS NULL OR b.bmin < series.min_time
+                    THEN b.bmin ELSE series.min_time END,
+                last_value = CASE WHEN series.max_time IS NULL OR b.bmax >= series.max_time
+                    THEN b.last_value ELSE series.last_value END,
+                max_time = CASE WHEN series.max_time IS NULL OR b.bmax > series.max_time
+                    THEN b.bmax ELSE series.max_time END,
                 points = series.points + b.n
             FROM batch_stats b WHERE series.series_id = b.series_id
         """)

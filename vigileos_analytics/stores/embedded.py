@@ -21,7 +21,7 @@ the exclusive one) and closes it again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,8 +40,11 @@ from ..schema import (
 )
 from .base import (
     AGGREGATE_FUNCTIONS,
+    ClosesOnExit,
     Health,
+    Retention,
     Selection,
+    StorageFacts,
     WriteResult,
     WritesPointsAsFrames,
 )
@@ -50,6 +53,8 @@ from .duckdb_runs import rebuild_runs
 from .duckdb_writes import recount_series, write_points_locked
 from .intervals import intervals_from_runs, intervals_from_store
 from .locking import StoreLock
+from .retention import embedded_retention, set_embedded_retention
+from .rollups import check_rollup_name
 
 SCHEMA_VERSION = "1"
 DEFAULT_RUN_GAP = timedelta(minutes=10)
@@ -76,16 +81,26 @@ _SQL_FUNCTIONS = {
 }
 
 
-class EmbeddedStore(WritesPointsAsFrames):
-    """Metrics in a DuckDB file at ``path``. Safe to share between processes."""
+class EmbeddedStore(WritesPointsAsFrames, ClosesOnExit):
+    """Metrics in a DuckDB file at ``path``. Safe to share between processes.
+
+    It has no outage spool (:attr:`spool` is None) and no server to expire points:
+    its retention is a setting ``vigileos cleanup`` applies (:mod:`.retention`)."""
 
     backend = "duckdb"
+    enforces_retention = False
+
+    @property
+    def spool(self) -> None:
+        """No outage spool: a local file is never "down"."""
+        return None
 
     def __init__(self, path: str | Path, *, lock_timeout: timedelta = timedelta(seconds=60),
                  run_gap: timedelta = DEFAULT_RUN_GAP) -> None:
         self.path = Path(path)
         if self.path.is_dir():
-            raise StoreConnectionError(f"The store path {self.path} is a folder; give a file such as {self.path}/metrics.duckdb.")
+            raise StoreConnectionError(f"The store path {self.path} is a folder; "
+                                       f"give a file such as {self.path}/metrics.duckdb.")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -116,7 +131,7 @@ class EmbeddedStore(WritesPointsAsFrames):
                 con.close()
 
     @contextmanager
-    def session(self) -> Iterator["EmbeddedStore"]:
+    def session(self) -> Iterator[EmbeddedStore]:
         """Hold one read connection (and the shared lock) across several reads."""
         if getattr(self._local, "session", None) is not None:
             yield self
@@ -146,46 +161,50 @@ class EmbeddedStore(WritesPointsAsFrames):
     def close(self) -> None:
         """Nothing stays open between operations; present for the protocol."""
 
+    # -- retention ---------------------------------------------------------------------
+
+    def retention(self) -> Retention:
+        """The setting in ``<store>.retention.json`` (see :mod:`.retention`)."""
+        return embedded_retention(self)
+
+    def set_retention(self, days: int) -> Retention:
+        """Write the setting; ``vigileos cleanup`` applies it."""
+        return set_embedded_retention(self, days)
+
     # -- rollups -----------------------------------------------------------------------
 
-    def _rollup_path(self, measurement: str) -> Path:
-        return self.path.with_name(f"{self.path.stem}.{measurement}{self.path.suffix or '.duckdb'}")
+    def _rollup_path(self, name: str) -> Path:
+        return self.path.with_name(f"{self.path.stem}.{name}{self.path.suffix or '.duckdb'}")
 
-    def rollup_measurements(self) -> list[str]:
-        """Names of the rollup stores beside this file (``<stem>.equipment_metrics_1h.duckdb``)."""
+    def rollup_names(self) -> list[str]:
+        """Names of the rollup files beside this one (``<stem>.equipment_metrics_1h.duckdb``)."""
         prefix = f"{self.path.stem}."
         names = (p.name[len(prefix):-len(p.suffix) or None] for p in self.path.parent.glob(f"{prefix}*")
                  if p.is_file() and p.suffix == (self.path.suffix or ".duckdb"))
         return sorted(n for n in names if rollup_every_s(n) is not None)
 
-    def rollup_store(self, measurement: str, create: bool = False) -> "EmbeddedStore | None":
-        """The rollup store named ``measurement``: a DuckDB file beside this one with its
-        own lock. None when it does not exist and ``create`` is False."""
-        if rollup_every_s(measurement) is None:
-            raise ValidationError(f"{measurement!r} is not a rollup measurement name.", field="measurement",
-                                  value=measurement)
-        path = self._rollup_path(measurement)
-        if not create and not path.exists():
-            return None
+    def open_rollup(self, name: str) -> EmbeddedStore | None:
+        """The rollup ``name``: a DuckDB file beside this one with its own lock; None
+        when that file does not exist."""
+        return self.create_rollup(name) if self._rollup_path(check_rollup_name(name)).exists() else None
+
+    def create_rollup(self, name: str) -> EmbeddedStore:
+        """The rollup ``name``, its file created when missing."""
+        path = self._rollup_path(check_rollup_name(name))
         # Opened once per store object: opening checks (and on first use creates) the schema.
         opened = self.__dict__.setdefault("_rollup_stores", {})
-        if measurement not in opened or not path.exists():
-            opened[measurement] = EmbeddedStore(path, lock_timeout=timedelta(seconds=self._lock.timeout_s),
-                                                run_gap=timedelta(microseconds=self.run_gap_ns / 1000))
-        return opened[measurement]
-
-    def __enter__(self) -> "EmbeddedStore":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        if name not in opened or not path.exists():
+            opened[name] = EmbeddedStore(path, lock_timeout=timedelta(seconds=self._lock.timeout_s),
+                                         run_gap=timedelta(microseconds=self.run_gap_ns / 1000))
+        return opened[name]
 
     def __repr__(self) -> str:
         return f"EmbeddedStore({str(self.path)!r})"
 
     # -- writing -----------------------------------------------------------------------
 
-    def write_frame(self, frame: pd.DataFrame) -> WriteResult:
+    def write_frame(self, frame: pd.DataFrame, *, spool: bool = True) -> WriteResult:
+        """See :meth:`MetricsStore.write_frame`; ``spool`` changes nothing here (no spool)."""
         frame = normalize_points_frame(frame)
         if frame.empty:
             return WriteResult(0, 0)
@@ -209,8 +228,9 @@ class EmbeddedStore(WritesPointsAsFrames):
     # -- reading -----------------------------------------------------------------------
 
     def _series_frame(self, con: duckdb.DuckDBPyConnection, equipment_ids: Sequence[str] | None,
-                      metric_types: Sequence[str] | None, tags: dict[str, str] | None = None) -> pd.DataFrame:
-        clauses, params = ["TRUE"], []
+                      metric_types: Sequence[str] | None, tags: Mapping[str, str] | None = None) -> pd.DataFrame:
+        clauses: list[str] = ["TRUE"]
+        params: list[Any] = []
         if equipment_ids is not None:
             params.append(list(equipment_ids))
             clauses.append(f"equipment_id IN (SELECT unnest(${len(params)}))")
@@ -220,7 +240,8 @@ class EmbeddedStore(WritesPointsAsFrames):
         for key, value in (tags or {}).items():
             params.extend([key, value])
             clauses.append(
-                f"series_id IN (SELECT series_id FROM series_tags WHERE key = ${len(params) - 1} AND value = ${len(params)})"
+                f"series_id IN (SELECT series_id FROM series_tags "
+                f"WHERE key = ${len(params) - 1} AND value = ${len(params)})"
             )
         return con.execute(
             "SELECT series_id, equipment_id, metric_type, tags, min_time, max_time, last_value, points "
@@ -378,13 +399,13 @@ class EmbeddedStore(WritesPointsAsFrames):
             ).fetchall()[0])
         except (QueryError, StoreConnectionError) as exc:
             return Health(ok=False, backend=self.backend, location=str(self.path), version=duckdb.__version__,
-                          message=str(exc))
+                          message=str(exc), error=exc)
         size = self.path.stat().st_size if self.path.exists() else 0
         return Health(ok=True, backend=self.backend, location=str(self.path), version=duckdb.__version__,
                       message="ok", details={"series": facts[0], "points": int(facts[1]), "equipment": facts[2],
                                              "file_bytes": size})
 
-    def storage_facts(self) -> dict[str, Any]:
+    def storage_facts(self) -> StorageFacts:
         """See :meth:`MetricsStore.storage_facts`: read from the running facts of the
         ``series`` table, so no point is scanned."""
         spans, series = self._read(lambda con: (con.execute(
@@ -394,5 +415,5 @@ class EmbeddedStore(WritesPointsAsFrames):
         for column in ("first", "last"):
             spans[column] = pd.to_datetime(spans[column].to_numpy("int64"), unit="ns", utc=True)
         spans["equipment_id"] = spans["equipment_id"].astype(object)
-        return {"equipment": spans.astype({"points": "int64"}), "series": int(series),
-                "size_bytes": self.path.stat().st_size, "size_note": f"the DuckDB file {self.path}"}
+        return StorageFacts(equipment=spans.astype({"points": "int64"}), series=int(series),
+                            size_bytes=self.path.stat().st_size, size_note=f"the DuckDB file {self.path}")

@@ -96,7 +96,8 @@ def source(bucket: str, start_ns: int, stop_ns: int, filters: Filters, measureme
 
 def raw_query(bucket: str, start_ns: int, stop_ns: int, filters: Filters, measurement: str = MEASUREMENT) -> str:
     """Raw points: one table per series, columns _time, _value and the tags."""
-    return source(bucket, start_ns, stop_ns, filters, measurement) + '\n  |> drop(columns: ["_start", "_stop", "_measurement", "_field"])'
+    return (source(bucket, start_ns, stop_ns, filters, measurement)
+            + '\n  |> drop(columns: ["_start", "_stop", "_measurement", "_field"])')
 
 
 def aggregate_query(bucket: str, start_ns: int, stop_ns: int, filters: Filters, functions: Sequence[str],

@@ -13,7 +13,8 @@ the client's own retries) goes to the outage spool; any other refusal is kept
 and raised as ``WriteError`` with the points concerned. ``write_frame`` returns
 only after its batches are settled: the client's ``flush()`` is a no-op, so the
 store closes the ``WriteApi`` (which waits for every pending batch) and opens a
-new one.
+new one. The client's exceptions become the package's typed errors where they
+enter (:mod:`.influx_errors`).
 
 Queries are Flux built by :mod:`.flux`; results are read as annotated CSV with
 pandas (``query_raw``): on 30 days of 1-minute points (43,200 rows) that was 2.5x
@@ -29,7 +30,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,10 @@ from ..config import Settings
 from ..errors import (
     ConfigurationError,
     QueryError,
+    RetryableError,
     StoreConnectionError,
+    StoreError,
+    StoreNotFoundError,
     ValidationError,
     WriteError,
 )
@@ -50,23 +54,31 @@ from ..schema import (
     to_ns,
 )
 from ..timeparse import parse_duration
+from ..urloptions import read_url_options
 from . import flux
 from .base import (
     AGGREGATE_FUNCTIONS,
+    ClosesOnExit,
     Health,
     NoSessionNeeded,
+    Retention,
     Selection,
+    StorageFacts,
     WriteResult,
     WritesPointsAsFrames,
 )
 from .influx_common import (
+    NO_FILTERS,
     count_series,
     empty_points,
     literal_filters,
     points_from_series,
 )
+from .influx_errors import client_error, client_errors
 from .intervals import intervals_from_store
 from .lineprotocol import encode_lines
+from .retention import influx2_retention, set_influx2_retention
+from .rollups import check_rollup_name
 from .spool import DEFAULT_MAX_BYTES, Spool, parse_size
 
 logger = logging.getLogger(__name__)
@@ -80,11 +92,11 @@ def predicate_string(value: str) -> str:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """True for outages (connection errors, timeouts, 5xx, 429), False for refusals."""
-    status = getattr(exc, "status", None)
-    if isinstance(status, int):
-        return status >= 500 or status == 429
-    return True  # urllib3 / socket errors carry no status: the server was not reached
+    """True for outages (connection errors, timeouts, 5xx, 429), False for refusals and
+    for exceptions that are neither the package's nor the client's (a bug is not an outage)."""
+    if not isinstance(exc, StoreError):
+        exc = client_error(exc, "InfluxDB 2", refused=WriteError) or exc
+    return isinstance(exc, RetryableError)
 
 
 class _Settled:
@@ -113,10 +125,12 @@ class _Settled:
             self.refused.append((body, exc))
 
 
-class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
+class Influx2Store(WritesPointsAsFrames, NoSessionNeeded, ClosesOnExit):
     """Metrics in an InfluxDB 2.x bucket. See the module docstring."""
 
     backend = "influxdb2"
+    enforces_retention = True
+    spool: Spool | None
 
     def __init__(self, url: str, *, token: str, org: str, bucket: str, timeout_s: float = 10.0,
                  verify: bool | str = True, batch_size: int = 10_000, spool: Spool | None = None,
@@ -125,8 +139,9 @@ class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
         from influxdb_client.client.write_api import SYNCHRONOUS
 
         if not token or not org or not bucket:
-            raise ConfigurationError("The InfluxDB 2 store needs INFLUXDB_TOKEN, INFLUXDB_ORG and INFLUXDB_BUCKET; "
-                                     f"missing: {[n for n, v in (('token', token), ('org', org), ('bucket', bucket)) if not v]}.")
+            raise ConfigurationError(
+                "The InfluxDB 2 store needs INFLUXDB_TOKEN, INFLUXDB_ORG and INFLUXDB_BUCKET; "
+                f"missing: {[n for n, v in (('token', token), ('org', org), ('bucket', bucket)) if not v]}.")
         self.url, self.org, self.bucket, self.batch_size, self.spool = url, org, bucket, batch_size, spool
         self.measurement = measurement
         self._owns_client = client is None
@@ -140,13 +155,14 @@ class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
     def __repr__(self) -> str:
         return f"Influx2Store({self.url!r}, org={self.org!r}, bucket={self.bucket!r})"
 
-    def _new_write_api(self):
+    def _new_write_api(self, settled: _Settled | None = None):
         from influxdb_client import WriteOptions
 
         options = WriteOptions(batch_size=1, flush_interval=1_000, max_retries=2, retry_interval=1_000,
                                max_retry_delay=5_000, max_retry_time=15_000)
-        return self._client.write_api(write_options=options, success_callback=self._settled.success,
-                                      error_callback=self._settled.error, retry_callback=self._settled.retry)
+        settled = settled or self._settled
+        return self._client.write_api(write_options=options, success_callback=settled.success,
+                                      error_callback=settled.error, retry_callback=settled.retry)
 
     def flush(self) -> None:
         """Wait until every batch handed to the client is written, spooled or refused."""
@@ -155,26 +171,36 @@ class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
 
     # -- writing ------------------------------------------------------------------------
 
-    def write_frame(self, frame: pd.DataFrame) -> WriteResult:
+    def write_frame(self, frame: pd.DataFrame, *, spool: bool = True) -> WriteResult:
+        """See the module docstring. With ``spool=False`` the batches go through a write
+        API of their own whose failures are all refusals: nothing is spooled."""
         frame = normalize_points_frame(frame)
         if frame.empty:
             return WriteResult(0, 0)
         check_availability_values(frame)
         lines = encode_lines(frame, self.measurement)
-        if self.spool is not None and self.spool and not self.replay_spool(raise_errors=False):
+        if spool and self.spool is not None and self.spool and not self.replay_spool(raise_errors=False):
             for start, stop in lines.batches(self.batch_size):  # keep the order: behind what waits
                 self.spool.append(lines.body(start, stop), stop - start)
             return WriteResult(points=len(frame), series=count_series(frame))
+        settled = self._settled if spool else _Settled(None)
+        write_api = self._write_api if spool else self._new_write_api(settled)
         for start, stop in lines.batches(self.batch_size):
-            self._write_api.write(bucket=self.bucket, org=self.org, record=lines.body(start, stop),
-                                  write_precision="ns")
-        self.flush()
-        refused, self._settled.refused = self._settled.refused, []
+            write_api.write(bucket=self.bucket, org=self.org, record=lines.body(start, stop), write_precision="ns")
+        if spool:
+            self.flush()
+        else:
+            write_api.close()  # waits for its batches
+        refused, settled.refused = settled.refused, []
         if refused:
+            cause = refused[0][1]
+            if not isinstance(cause, StoreError):  # what the client's batching thread met, typed here
+                cause = client_error(cause, self._server, refused=WriteError) or cause
             raise WriteError(
-                f"InfluxDB 2 at {self.url} refused {len(refused)} batch(es) of this write: {refused[0][1]}",
+                f"InfluxDB 2 at {self.url} refused {len(refused)} batch(es) of this write: {cause}",
                 unwritten=_frame_of_bodies([body for body, _ in refused], frame, self.batch_size), written=0,
-            ) from refused[0][1]
+                **(cause.kind() if isinstance(cause, StoreError) else {}),
+            ) from cause
         return WriteResult(points=len(frame), series=count_series(frame))
 
     def replay_spool(self, raise_errors: bool = True) -> bool:
@@ -183,31 +209,33 @@ class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
             return True
 
         def send(body: bytes) -> None:
-            self._sync.write(bucket=self.bucket, org=self.org, record=body, write_precision="ns")
+            with client_errors(self._server, refused=WriteError):
+                self._sync.write(bucket=self.bucket, org=self.org, record=body,
+                                 write_precision="ns")  # type: ignore[arg-type]  # the client's constants are str
 
         try:
             self.spool.replay(send)
-        except Exception as exc:  # the client raises ApiException, urllib3 and socket errors
-            if is_retryable(exc) and not raise_errors:
+        except RetryableError as exc:
+            if not raise_errors:
                 return False
             raise StoreConnectionError(f"The spool {self.spool.directory} could not be replayed to {self.url}: "
-                                       f"{exc}") from exc
+                                       f"{exc}", **exc.kind()) from exc
+        except StoreConnectionError as exc:  # refused credentials, no such bucket: the spool waits as it is
+            raise StoreConnectionError(f"The spool {self.spool.directory} could not be replayed to {self.url}: "
+                                       f"{exc}", **exc.kind()) from exc
+        except WriteError as exc:
+            raise WriteError(f"InfluxDB 2 at {self.url} refuses a batch held in the write spool "
+                             f"{self.spool.directory}, so the spool cannot be replayed: {exc} Inspect or move that "
+                             "folder aside.", **exc.kind()) from exc
         return True
 
     # -- reading ------------------------------------------------------------------------
 
     def _tables(self, query: str) -> list[pd.DataFrame]:
         """Run Flux; one DataFrame per result table (annotated CSV read by pandas)."""
-        from influxdb_client.rest import ApiException
-
         self.replay_spool(raise_errors=False)
-        try:
+        with client_errors(self._server, refused=QueryError, advice=f"The query was:\n{query}"):
             text = self._client.query_api().query_raw(query, org=self.org).data.decode()
-        except ApiException as exc:
-            raise QueryError(f"InfluxDB 2 at {self.url} refused the query ({exc.status}): {exc.body}\n{query}") from exc
-        except Exception as exc:  # urllib3 connection errors
-            raise StoreConnectionError(f"Cannot reach InfluxDB 2 at {self.url}: {exc}. Is it running? "
-                                       "Try `vigileos check`.") from exc
         return read_annotated_csv(text)
 
     def query(self, selection: Selection) -> pd.DataFrame:
@@ -223,7 +251,7 @@ class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
         columns = ["equipment_id", "metric_type"] + (["time"] if every is not None else []) + list(functions)
         filters = literal_filters(selection.equipment_ids, selection.metric_types, selection.tags)
         query = flux.aggregate_query(self.bucket, selection.start_ns, selection.end_ns,
-                                     filters or literal_filters(None, None), functions, every_ns, self.measurement)
+                                     filters or NO_FILTERS, functions, every_ns, self.measurement)
         if filters is None:
             return pd.DataFrame({c: [] for c in columns})
         tables = [t for t in self._tables(query) if not t.empty]
@@ -271,30 +299,37 @@ class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
             for metric in filters.metric_types or (None,):
                 parts = base + ([f"equipment_id={predicate_string(eq)}"] if eq is not None else []) + (
                     [f"metric_type={predicate_string(metric)}"] if metric is not None else [])
-                self._client.delete_api().delete(
-                    pd.Timestamp(selection.start_ns, unit="ns", tz="UTC").to_pydatetime(),
-                    pd.Timestamp(selection.end_ns - 1, unit="ns", tz="UTC").to_pydatetime(),
-                    " AND ".join(parts), bucket=self.bucket, org=self.org)
+                with client_errors(self._server, refused=QueryError):
+                    # The delete API's stop is inclusive; RFC 3339 text keeps the nanoseconds a
+                    # datetime would drop.
+                    self._client.delete_api().delete(
+                        pd.Timestamp(selection.start_ns, unit="ns", tz="UTC").isoformat(),
+                        pd.Timestamp(selection.end_ns - 1, unit="ns", tz="UTC").isoformat(),
+                        " AND ".join(parts), bucket=self.bucket, org=self.org)
         return total
+
+    @property
+    def _server(self) -> str:
+        return f"InfluxDB 2 at {self.url}"
 
     def health(self) -> Health:
         try:
-            ping = self._client.ping()
-            version = self._client.version() if ping else ""
-            bucket = self._client.buckets_api().find_bucket_by_name(self.bucket) if ping else None
-        except Exception as exc:  # the client raises ApiException, urllib3 errors
-            return Health(ok=False, backend=self.backend, location=self.url, message=f"{type(exc).__name__}: {exc}")
-        if not ping:
-            return Health(ok=False, backend=self.backend, location=self.url,
-                          message=f"Cannot reach InfluxDB 2 at {self.url}. Is it running? Try `vigileos check`.")
+            with client_errors(self._server, refused=StoreConnectionError):
+                version = self._client.version()  # GET /ping; the client's ping() hides why it failed
+                bucket = self._client.buckets_api().find_bucket_by_name(self.bucket)
+        except StoreError as exc:
+            return Health(ok=False, backend=self.backend, location=self.url, message=str(exc), error=exc)
         if bucket is None:
-            return Health(ok=False, backend=self.backend, location=self.url, version=version,
-                          message=f"The bucket {self.bucket!r} does not exist in the org {self.org!r}, or the token "
-                                  "cannot see it. Check INFLUXDB_BUCKET, INFLUXDB_ORG and the token's rights.")
+            missing = StoreNotFoundError(
+                f"The bucket {self.bucket!r} does not exist in the org {self.org!r}, or the token cannot see it. "
+                "Check INFLUXDB_BUCKET, INFLUXDB_ORG and the token's rights.", server=self._server,
+                problem="missing_bucket")
+            return Health(ok=False, backend=self.backend, location=self.url, version=version, message=str(missing),
+                          error=missing)
         return Health(ok=True, backend=self.backend, location=self.url, version=version, message="ok",
                       details={"bucket": self.bucket, "org": self.org})
 
-    def storage_facts(self) -> dict[str, Any]:
+    def storage_facts(self) -> StorageFacts:
         """See :meth:`MetricsStore.storage_facts`: one Flux query
         (:func:`.flux.equipment_spans_query`); the series are summed from its per-equipment
         counts. The size stays unknown: the query API does not report a bucket's bytes."""
@@ -308,8 +343,16 @@ class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
             "last": pd.to_datetime(rows["last"].to_numpy("int64"), unit="ns", utc=True),
             "points": rows["points"].to_numpy("int64"),
         })
-        return {"equipment": spans, "series": int(rows["series"].sum()), "size_bytes": None,
-                "size_note": "unknown: InfluxDB 2.x does not report a bucket's size through its query API"}
+        return StorageFacts(spans, int(rows["series"].sum()), None,
+                            "unknown: InfluxDB 2.x does not report a bucket's size through its query API")
+
+    def retention(self) -> Retention:
+        """The bucket's expire rule (see :mod:`.retention`)."""
+        return influx2_retention(self)
+
+    def set_retention(self, days: int) -> Retention:
+        """Change the bucket's expire rule; the server expires points by itself."""
+        return set_influx2_retention(self, days)
 
     def close(self) -> None:
         """Flush pending batches (spooling what the server could not take), then close."""
@@ -322,22 +365,22 @@ class Influx2Store(WritesPointsAsFrames, NoSessionNeeded):
 
     # -- rollups ------------------------------------------------------------------------
 
-    def rollup_measurements(self) -> list[str]:
-        """Names of the rollup measurements in the bucket (see :mod:`...rollups`)."""
+    def rollup_names(self) -> list[str]:
+        """Names of the rollup measurements in the bucket (see :mod:`.rollups`)."""
         tables = self._tables(flux.measurements_query(self.bucket))
         names = {v for t in tables if "_value" in t for v in t["_value"].astype(str)}
         return sorted(n for n in names if rollup_every_s(n) is not None)
 
-    def rollup_store(self, measurement: str, create: bool = False) -> "Influx2Store | None":
-        """The same bucket's rollup measurement, sharing this store's client (close this one only).
-        None when it holds nothing yet and ``create`` is False."""
-        if rollup_every_s(measurement) is None:
-            raise ValidationError(f"{measurement!r} is not a rollup measurement name.", field="measurement",
-                                  value=measurement)
-        if not create and measurement not in self.rollup_measurements():
-            return None
+    def open_rollup(self, name: str) -> Influx2Store | None:
+        """The same bucket's rollup measurement ``name``, sharing this store's client
+        (close this one only); None when it holds nothing yet."""
+        return self.create_rollup(name) if check_rollup_name(name) in self.rollup_names() else None
+
+    def create_rollup(self, name: str) -> Influx2Store:
+        """The rollup measurement ``name`` (InfluxDB creates it on the first write)."""
+        check_rollup_name(name)
         return Influx2Store(self.url, token="-", org=self.org, bucket=self.bucket, batch_size=self.batch_size,
-                            measurement=measurement, client=self._client)
+                            measurement=name, client=self._client)
 
 
 def read_annotated_csv(text: str) -> list[pd.DataFrame]:
@@ -350,7 +393,7 @@ def read_annotated_csv(text: str) -> list[pd.DataFrame]:
         body = "\n".join(line for line in lines if not line.startswith("#"))
         table = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False)
         if datatypes is not None:
-            for column, kind in zip(table.columns, datatypes):
+            for column, kind in zip(table.columns, datatypes, strict=True):
                 if kind.startswith("dateTime"):
                     table[column] = pd.to_datetime(table[column], utc=True, format="ISO8601")
                 elif kind in ("double", "long", "unsignedLong"):
@@ -374,7 +417,7 @@ def _points(tables: list[pd.DataFrame]) -> pd.DataFrame:
             np.zeros(len(table), dtype="int64"), [()])
         for code, key in enumerate(uniques):  # one step per series
             rows = codes == code
-            blocks.append((dict(zip(tag_columns, key)), times[rows].view("int64"),
+            blocks.append((dict(zip(tag_columns, key, strict=True)), times[rows].view("int64"),
                            table["_value"].to_numpy("float64")[rows]))
     return points_from_series(blocks)
 
@@ -398,25 +441,21 @@ def open_influx2_store(url: str, settings: Settings) -> Influx2Store:
         raise ConfigurationError(f"The store URL {url!r} names no host; e.g. influxdb2+http://localhost:8086.")
     if parts.username or parts.password:
         raise ConfigurationError("Put the InfluxDB token in INFLUXDB_TOKEN, not in the store URL.")
-    query = parse_qs(parts.query)
-    unknown = set(query) - _OPTIONS
-    if unknown:
-        raise ConfigurationError(f"Unknown option(s) {sorted(unknown)} in the store URL; known: {sorted(_OPTIONS)}.")
+    query = read_url_options(parts.query, _OPTIONS, source="the store URL").raise_problems()
     try:
-        timeout = parse_duration(query.get("timeout", ["10s"])[0], "timeout")
-        batch_size = int(query.get("batch_size", ["10000"])[0])
+        timeout = parse_duration(query.get("timeout", "10s"), "timeout")
+        batch_size = int(query.get("batch_size", "10000"))
     except (ValidationError, ValueError) as exc:
         raise ConfigurationError(f"Bad option in the store URL {url!r}: {exc}") from exc
-    verify_text = query.get("verify", ["true"])[0]
-    verify: bool | str = verify_text if verify_text.lower() not in ("true", "false", "1", "0") else \
-        verify_text.lower() in ("true", "1")
-    spool_text = query.get("spool", [""])[0]
+    verify = query.flag_or_text("verify", True)
+    spool_text = query.get("spool", "")
     spool = None
     if spool_text.lower() != "off":
 
         folder = Path(spool_text) if spool_text else settings.spool_dir / (
             f"{parts.hostname}_{parts.port or ''}_{settings.influxdb_org}_{settings.influxdb_bucket}".replace("/", "_"))
-        spool = Spool(folder, max_bytes=parse_size(query["spool_max"][0]) if "spool_max" in query else DEFAULT_MAX_BYTES)
+        max_text = query.get("spool_max")
+        spool = Spool(folder, max_bytes=parse_size(max_text) if max_text else DEFAULT_MAX_BYTES)
     base_url = f"{parts.scheme.split('+', 1)[1]}://{parts.netloc}"
     return Influx2Store(base_url, token=settings.influxdb_token.get(), org=settings.influxdb_org,
                         bucket=settings.influxdb_bucket, timeout_s=timeout.total_seconds(), verify=verify,

@@ -9,7 +9,7 @@ back as a missing key of the ``tags`` dict, never as ``''``.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,8 +30,12 @@ class Filters:
     tags: tuple[tuple[str, str], ...]
 
 
+#: No filter at all (the whole measurement).
+NO_FILTERS = Filters(None, None, ())
+
+
 def literal_filters(equipment_ids: Sequence[str] | None, metric_types: Sequence[str] | None,
-                    tags: dict[str, str] | None = None) -> Filters | None:
+                    tags: Mapping[str, str] | None = None) -> Filters | None:
     """The filters to send, or None when they can match nothing (skip the query)."""
     ids = None if equipment_ids is None else tuple(v for v in equipment_ids if v)
     metrics = None if metric_types is None else tuple(v for v in metric_types if v)

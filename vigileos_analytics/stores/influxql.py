@@ -31,8 +31,10 @@ import pandas as pd
 
 from ..errors import (
     ConfigurationError,
-    QueryError,
+    StoreAuthError,
     StoreConnectionError,
+    StoreError,
+    StoreNotFoundError,
     ValidationError,
     WriteError,
 )
@@ -46,9 +48,12 @@ from ..schema import (
 from . import influxql_facts
 from .base import (
     AGGREGATE_FUNCTIONS,
+    ClosesOnExit,
     Health,
     NoSessionNeeded,
+    Retention,
     Selection,
+    StorageFacts,
     WriteResult,
     WritesPointsAsFrames,
 )
@@ -62,6 +67,8 @@ from .influx_common import (
 from .influxql_http import InfluxHttp, RetryableError
 from .intervals import intervals_from_store
 from .lineprotocol import encode_lines
+from .retention import influxql_retention, set_influxql_retention
+from .rollups import check_rollup_name
 from .spool import Spool
 
 logger = logging.getLogger(__name__)
@@ -96,7 +103,7 @@ def where_clause(start_ns: int, end_ns: int, filters: Filters) -> tuple[str, dic
                                    ("metric_type", filters.metric_types, "m")):
         if values is not None:
             names = [f"{prefix}{i}" for i in range(len(values))]
-            params.update(zip(names, values))
+            params.update(zip(names, values, strict=True))
             clauses.append("(" + " OR ".join(f'"{column}" = ${n}' for n in names) + ")")
     for i, (key, value) in enumerate(filters.tags):
         params[f"t{i}"] = value
@@ -104,7 +111,7 @@ def where_clause(start_ns: int, end_ns: int, filters: Filters) -> tuple[str, dic
     return " AND ".join(clauses), params
 
 
-class InfluxQLStore(WritesPointsAsFrames, NoSessionNeeded):
+class InfluxQLStore(WritesPointsAsFrames, NoSessionNeeded, ClosesOnExit):
     """Metrics in an InfluxDB database reached over HTTP (``/write``, ``/query``, ``/ping``).
 
     Aggregation is pushed down to InfluxDB. ``p95`` is InfluxDB's ``PERCENTILE(value,
@@ -117,6 +124,7 @@ class InfluxQLStore(WritesPointsAsFrames, NoSessionNeeded):
     """
 
     backend = "influxql"
+    enforces_retention = True
 
     def __init__(self, http: InfluxHttp, database: str, *, retention_policy: str = "", batch_size: int = 10_000,
                  spool: Spool | None = None, create_database: bool = False,
@@ -128,23 +136,18 @@ class InfluxQLStore(WritesPointsAsFrames, NoSessionNeeded):
         self.database = database
         self.retention_policy = retention_policy
         quote_identifier(database, "database")
-        self._source = (f'{quote_identifier(database, "database")}.{quote_identifier(retention_policy, "retention policy")}.'
+        self._source = (f'{quote_identifier(database, "database")}.'
+                        f'{quote_identifier(retention_policy, "retention policy")}.'
                         if retention_policy else "") + measurement
         if batch_size <= 0:
             raise ConfigurationError(f"batch_size must be a positive number of points; got {batch_size}.")
         self.batch_size = batch_size
-        self.spool = spool
+        self.spool: Spool | None = spool
         if create_database:
             self.create_database(retention)
 
     def __repr__(self) -> str:
         return f"InfluxQLStore({self.http.base_url!r}, database={self.database!r})"
-
-    def __enter__(self) -> "InfluxQLStore":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
     # -- administration -----------------------------------------------------------------
 
@@ -158,15 +161,17 @@ class InfluxQLStore(WritesPointsAsFrames, NoSessionNeeded):
 
     # -- writing ------------------------------------------------------------------------
 
-    def write_frame(self, frame: pd.DataFrame) -> WriteResult:
-        """Write a points frame; see the module docstring for batching and the spool."""
+    def write_frame(self, frame: pd.DataFrame, *, spool: bool = True) -> WriteResult:
+        """Write a points frame; see the module docstring for batching and the spool.
+        With ``spool=False`` the batches are posted at once, whatever waits in the
+        spool, and an outage raises ``WriteError``."""
         frame = normalize_points_frame(frame)
         if frame.empty:
             return WriteResult(0, 0)
         check_availability_values(frame)
         lines = encode_lines(frame, self.measurement)
         written = 0
-        spooling = not self.replay_spool(raise_errors=False)
+        spooling = spool and not self.replay_spool(raise_errors=False)
         for start, stop in lines.batches(self.batch_size):
             body = lines.body(start, stop)
             if not spooling:
@@ -175,16 +180,18 @@ class InfluxQLStore(WritesPointsAsFrames, NoSessionNeeded):
                     written += stop - start
                     continue
                 except RetryableError as exc:
-                    if self.spool is None:
+                    if self.spool is None or not spool:
+                        why = "no spool is configured" if self.spool is None else "this write bypasses the spool"
                         raise WriteError(
-                            f"{written} of {len(frame)} points were written; the server failed on the rest and no "
-                            f"spool is configured: {exc}", unwritten=frame.iloc[start:], written=written) from exc
+                            f"{written} of {len(frame)} points were written; the server failed on the rest and {why}: "
+                            f"{exc}", unwritten=frame.iloc[start:], written=written, **exc.kind()) from exc
                     logger.warning("InfluxDB at %s failed (%s): spooling writes to %s.", self.http.base_url, exc,
                                    self.spool.directory)
                     spooling = True
-                except WriteError as exc:
+                except (WriteError, StoreAuthError, StoreNotFoundError) as exc:  # a refusal, not an outage
                     raise WriteError(f"{written} of {len(frame)} points were written; the rest were refused: {exc}",
-                                     unwritten=frame.iloc[start:], written=written) from exc
+                                     unwritten=frame.iloc[start:], written=written, **exc.kind()) from exc
+            assert self.spool is not None  # spooling starts only with a spool
             try:
                 self.spool.append(body, stop - start)
             except WriteError as exc:
@@ -210,12 +217,13 @@ class InfluxQLStore(WritesPointsAsFrames, NoSessionNeeded):
             self.spool.replay(self._post)
         except RetryableError as exc:
             if raise_errors:
-                raise StoreConnectionError(f"The spool {self.spool.directory} could not be replayed: {exc}") from exc
+                raise StoreConnectionError(f"The spool {self.spool.directory} could not be replayed: {exc}",
+                                           **exc.kind()) from exc
             return False
-        except WriteError as exc:
+        except (WriteError, StoreAuthError, StoreNotFoundError) as exc:
             raise WriteError(
                 f"The server refuses a batch held in the write spool {self.spool.directory}, so the spool cannot be "
-                f"replayed: {exc} Inspect or move that folder aside."
+                f"replayed: {exc} Inspect or move that folder aside.", **exc.kind()
             ) from exc
         return True
 
@@ -297,41 +305,52 @@ class InfluxQLStore(WritesPointsAsFrames, NoSessionNeeded):
         try:
             version, latency_ms = self.http.ping()
             databases = self.http.query("SHOW DATABASES", database=None)
-        except (StoreConnectionError, QueryError) as exc:
-            return Health(ok=False, backend=self.backend, location=location, message=str(exc))
+        except StoreError as exc:
+            return Health(ok=False, backend=self.backend, location=location, message=str(exc), error=exc)
         names = {row[0] for s in databases for row in s.get("values") or []}
         details: dict[str, Any] = {"latency_ms": round(latency_ms, 1)}
         if self.spool is not None:
             state = self.spool.state()
             details.update(spooled_points=state.points, spool=str(self.spool.directory))
         if databases and self.database not in names:  # an empty answer: the server cannot list them
+            missing = StoreNotFoundError(
+                f"The database {self.database!r} does not exist on {self.http.base_url}; create it (add "
+                "?create_database=true to the store URL) or set INFLUXDB_BUCKET.", server=self.http.server,
+                problem="missing_database")
             return Health(ok=False, backend=self.backend, location=location, version=version, details=details,
-                          message=f"The database {self.database!r} does not exist on {self.http.base_url}; create it "
-                                  "(add ?create_database=true to the store URL) or set INFLUXDB_BUCKET.")
+                          message=str(missing), error=missing)
         return Health(ok=True, backend=self.backend, location=location, version=version, message="ok",
                       details=details)
 
-    def storage_facts(self) -> dict[str, Any]:
+    def storage_facts(self) -> StorageFacts:
         """See :meth:`MetricsStore.storage_facts` and :mod:`.influxql_facts`."""
         return influxql_facts.storage_facts(self)
 
+    def retention(self) -> Retention:
+        """The retention policy in use (see :mod:`.retention`)."""
+        return influxql_retention(self)
+
+    def set_retention(self, days: int) -> Retention:
+        """Alter the retention policy in use; the server expires points by itself."""
+        return set_influxql_retention(self, days)
+
     # -- rollups ------------------------------------------------------------------------
 
-    def rollup_measurements(self) -> list[str]:
-        """Names of the rollup measurements in the database (see :mod:`...rollups`)."""
+    def rollup_names(self) -> list[str]:
+        """Names of the rollup measurements in the database (see :mod:`.rollups`)."""
         series = self._select("SHOW MEASUREMENTS", {})
         return sorted(row[0] for s in series for row in s.get("values") or [] if rollup_every_s(row[0]) is not None)
 
-    def rollup_store(self, measurement: str, create: bool = False) -> "InfluxQLStore | None":
-        """The same database's rollup measurement, sharing this store's connection (close
-        this one only). None when it holds nothing yet and ``create`` is False."""
-        if rollup_every_s(measurement) is None:
-            raise ValidationError(f"{measurement!r} is not a rollup measurement name.", field="measurement",
-                                  value=measurement)
-        if not create and measurement not in self.rollup_measurements():
-            return None
+    def open_rollup(self, name: str) -> InfluxQLStore | None:
+        """The same database's rollup measurement ``name``, sharing this store's
+        connection (close this one only); None when it holds nothing yet."""
+        return self.create_rollup(name) if check_rollup_name(name) in self.rollup_names() else None
+
+    def create_rollup(self, name: str) -> InfluxQLStore:
+        """The rollup measurement ``name`` (InfluxDB creates it on the first write)."""
+        check_rollup_name(name)
         return InfluxQLStore(self.http, self.database, retention_policy=self.retention_policy,
-                             batch_size=self.batch_size, measurement=measurement)
+                             batch_size=self.batch_size, measurement=name)
 
     def close(self) -> None:
         """Try once more to empty the spool (it stays on disk otherwise), then close connections."""

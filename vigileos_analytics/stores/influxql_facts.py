@@ -3,19 +3,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..errors import QueryError, StoreConnectionError
+from .base import StorageFacts
 
 if TYPE_CHECKING:
     from .influxql import InfluxQLStore
 
 
-def storage_facts(store: "InfluxQLStore") -> dict[str, Any]:
-    """Equipment spans, series and size of ``store``'s database (see :meth:`~.base.MetricsStore.storage_facts`). ``first`` and ``last`` take a query
+def storage_facts(store: InfluxQLStore) -> StorageFacts:
+    """Equipment spans, series and size of ``store``'s database (see :meth:`~.base.MetricsStore.storage_facts`).
+    ``first`` and ``last`` take a query
     each: given two selectors, InfluxDB 1.x answers time 0 instead of the points'
     times. Series: the keys ``SHOW SERIES`` lists (1.6's ``SHOW SERIES EXACT
     CARDINALITY`` still counts series whose points were all deleted, such as the
@@ -42,10 +44,10 @@ def storage_facts(store: "InfluxQLStore") -> dict[str, Any]:
     try:
         shards = store._select("SHOW STATS FOR 'shard'", {})
     except (QueryError, StoreConnectionError) as exc:
-        return {"equipment": spans, "series": series, "size_bytes": None,
-                "size_note": f"unknown: the server did not answer SHOW STATS ({str(exc).splitlines()[0][:200]})"}
+        return StorageFacts(spans, series, None,
+                            f"unknown: the server did not answer SHOW STATS ({str(exc).splitlines()[0][:200]})")
     mine = [s for s in shards if (s.get("tags") or {}).get("database") == store.database and (
         not store.retention_policy or s["tags"].get("retentionPolicy") == store.retention_policy)]
-    size = sum(int(dict(zip(s["columns"], s["values"][0])).get("diskBytes", 0)) for s in mine)
-    return {"equipment": spans, "series": series, "size_bytes": size,
-            "size_note": f"the shards of database {store.database} (TSM files and WAL, every measurement)"}
+    size = sum(int(dict(zip(s["columns"], s["values"][0], strict=True)).get("diskBytes", 0)) for s in mine)
+    return StorageFacts(spans, series, size,
+                        f"the shards of database {store.database} (TSM files and WAL, every measurement)")

@@ -3,12 +3,17 @@
 Driver errors (``requests``) and HTTP error answers become the package's
 exceptions here, where they enter:
 
-- cannot connect, timed out, 5xx or 429: :class:`RetryableError` (a
-  ``StoreConnectionError``): worth spooling and trying again later;
-- 401 / 403: ``StoreConnectionError`` naming the settings to check (on writes a
-  ``WriteError``);
-- any other refusal of a write (400 bad line, 404 no such database, 413 too
-  large): ``WriteError``; of a query: ``QueryError``.
+- cannot connect or timed out (``StoreTimeoutError``), 5xx or 429:
+  ``RetryableError`` (a ``StoreConnectionError``): worth spooling and trying
+  again later;
+- 401 / 403: ``StoreAuthError`` naming the settings to check;
+- 404 (no such database, or no v1 API there): ``StoreNotFoundError``;
+- any other refusal of a write (400 bad line, 413 too large): ``WriteError``; of a
+  query: ``QueryError``.
+
+Each carries ``problem``, ``status``, ``server`` and ``detail``
+(:mod:`.influx_errors` picks them); the store wraps a refused write into a
+``WriteError`` holding the unwritten points.
 
 Secrets: the password travels as HTTP basic auth and the token as an
 ``Authorization`` header, never in a URL, a message or a repr.
@@ -23,13 +28,12 @@ from typing import Any
 import requests
 
 from ..config import Secret
-from ..errors import QueryError, StoreConnectionError, WriteError
+from ..errors import QueryError, RetryableError, StoreConnectionError, StoreError, WriteError
+from .influx_errors import answer_error, network_error, problem_of_answer
+
+__all__ = ["CHUNK_SIZE", "InfluxHttp", "RetryableError"]  # RetryableError: its old home, kept importable
 
 CHUNK_SIZE = 10_000
-
-
-class RetryableError(StoreConnectionError):
-    """The server is unreachable, timed out, or answered 5xx / 429: try again later."""
 
 
 class InfluxHttp:
@@ -51,6 +55,11 @@ class InfluxHttp:
     def __repr__(self) -> str:
         return f"InfluxHttp({self.base_url!r})"
 
+    @property
+    def server(self) -> str:
+        """Where, as errors name it: 'InfluxDB at http://host:port'."""
+        return f"InfluxDB at {self.base_url}"
+
     def close(self) -> None:
         self._session.close()
 
@@ -58,43 +67,31 @@ class InfluxHttp:
         url = f"{self.base_url}{path}"
         try:
             return self._session.request(method, url, timeout=(self.timeout_s, self.timeout_s), **kwargs)
-        except requests.exceptions.SSLError as exc:
-            raise StoreConnectionError(
-                f"TLS handshake with InfluxDB at {self.base_url} failed: {exc}. Check the certificate, or give a CA "
-                "bundle with ?verify=/path/to/ca.pem in the store URL.") from exc
-        except requests.exceptions.Timeout as exc:
-            raise RetryableError(f"InfluxDB at {self.base_url} did not answer within {self.timeout_s:g} s "
-                                 "(raise ?timeout= in the store URL if the server is just slow).") from exc
-        except requests.exceptions.ConnectionError as exc:
-            reason = "connection refused" if "refused" in str(exc).lower() else "connection failed"
-            raise RetryableError(f"Cannot reach InfluxDB at {self.base_url} ({reason}). Is it running? "
-                                 "Try `vigileos check`.") from exc
+        except (requests.exceptions.SSLError, requests.exceptions.Timeout,
+                requests.exceptions.ConnectionError) as exc:  # the kind is read from the socket-level cause
+            raise network_error(exc, self.server, self.timeout_s) from exc
         except requests.exceptions.RequestException as exc:
-            raise StoreConnectionError(f"Request to InfluxDB at {self.base_url} failed: {exc}") from exc
+            raise StoreConnectionError(f"Request to {self.server} failed: {exc}", server=self.server) from exc
 
-    def _refusal(self, response: requests.Response) -> str:
-        try:
-            message = response.json().get("error") or response.text
-        except ValueError:
-            message = response.text
-        return f"InfluxDB at {self.base_url} answered {response.status_code}: {str(message).strip()[:300]}"
-
-    def _check_common(self, response: requests.Response, write: bool) -> None:
-        if response.status_code >= 500 or response.status_code == 429:
-            raise RetryableError(self._refusal(response))
+    def _refusal(self, response: requests.Response, refused: type[StoreError], advice: str = "") -> StoreError:
+        """The typed error for an error answer (see :mod:`.influx_errors`)."""
         if response.status_code in (401, 403):
-            error = WriteError if write else StoreConnectionError
-            raise error(f"{self._refusal(response)}. Check INFLUXDB_USERNAME / INFLUXDB_PASSWORD or INFLUXDB_TOKEN "
-                        "and the user's rights on the database.")
+            advice = ("Check INFLUXDB_USERNAME / INFLUXDB_PASSWORD or INFLUXDB_TOKEN and the user's rights on the "
+                      "database.")
+        return answer_error(response.status_code, response.text, self.server, refused=refused, advice=advice)
+
+    def _check_common(self, response: requests.Response) -> None:
+        if response.status_code >= 500 or response.status_code in (401, 403, 429):
+            raise self._refusal(response, StoreConnectionError)
 
     def ping(self) -> tuple[str, float]:
         """(server version, round-trip time in ms) from ``/ping``."""
         started = time.perf_counter()
         response = self._request("GET", "/ping")
         latency_ms = (time.perf_counter() - started) * 1000
-        self._check_common(response, write=False)
+        self._check_common(response)
         if response.status_code not in (200, 204):
-            raise StoreConnectionError(f"{self._refusal(response)} on /ping; is this an InfluxDB server?")
+            raise self._refusal(response, StoreConnectionError, "That was /ping: is this an InfluxDB server?")
         return response.headers.get("X-Influxdb-Version", "unknown"), latency_ms
 
     def write(self, body: bytes, *, database: str, retention_policy: str = "") -> None:
@@ -104,17 +101,18 @@ class InfluxHttp:
         if self.gzip:
             headers["Content-Encoding"] = "gzip"
         response = self._request("POST", "/write", params=params, data=body, headers=headers)
-        self._check_common(response, write=True)
+        self._check_common(response)
         if response.status_code == 404:
-            raise WriteError(f"{self._refusal(response)}. Create the database, e.g. with ?create_database=true "
-                             "in the store URL, or set INFLUXDB_BUCKET to an existing one.")
+            raise self._refusal(response, WriteError, "Create the database, e.g. with ?create_database=true in the "
+                                                      "store URL, or set INFLUXDB_BUCKET to an existing one.")
         if response.status_code != 204:
-            raise WriteError(self._refusal(response))
+            raise self._refusal(response, WriteError)
 
     def query(self, statement: str, *, database: str | None, params: dict[str, Any] | None = None,
               retention_policy: str = "", write: bool = False) -> list[dict]:
         """Run one InfluxQL statement with bound ``params``; returns its series (dicts
-        with name, tags, columns, values; times as int nanoseconds)."""
+        with name, tags, columns, values; times as int nanoseconds). ``write`` (the
+        statement changes data) no longer changes which error a refusal raises."""
         data = {"q": statement, "epoch": "ns", "chunked": "true", "chunk_size": str(CHUNK_SIZE)}
         if database:
             data["db"] = database
@@ -123,20 +121,23 @@ class InfluxHttp:
         if params:
             data["params"] = json.dumps(params)
         response = self._request("POST", "/query", data=data)
-        self._check_common(response, write=False)
+        self._check_common(response)
         if response.status_code != 200:
-            raise QueryError(f"{self._refusal(response)}\nThe statement was: {statement}")
+            raise self._refusal(response, QueryError, f"The statement was: {statement}")
         series: list[dict] = []
         for line in response.text.splitlines():
             if not line.strip():
                 continue
             chunk = json.loads(line)
             if chunk.get("error"):
-                raise QueryError(f"InfluxDB at {self.base_url} refused the query: {chunk['error']}\n"
-                                 f"The statement was: {statement}")
+                raise self._query_refused(chunk["error"], statement)
             for result in chunk.get("results", []):
                 if result.get("error"):
-                    raise QueryError(f"InfluxDB at {self.base_url} refused the query: {result['error']}\n"
-                                     f"The statement was: {statement}")
+                    raise self._query_refused(result["error"], statement)
                 series.extend(result.get("series") or [])
         return series
+
+    def _query_refused(self, message: str, statement: str) -> QueryError:
+        """An error inside a 200 answer: the server's words give the problem (``database not found``)."""
+        return QueryError(f"{self.server} refused the query: {message}\nThe statement was: {statement}",
+                          server=self.server, problem=problem_of_answer(None, message), detail=message)

@@ -23,26 +23,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from ..config import Settings
 from ..errors import ConfigurationError, ValidationError
 from ..timeparse import parse_duration
+from ..urloptions import read_url_options
 from .influxql import InfluxQLStore
 from .influxql_http import InfluxHttp
 from .spool import DEFAULT_MAX_BYTES, Spool, parse_size
 
 _OPTIONS = {"create_database", "retention_policy", "retention", "timeout", "verify", "gzip", "batch_size", "spool",
             "spool_max"}
-
-
-def _flag(query: dict[str, list[str]], name: str, default: bool) -> bool:
-    if name not in query:
-        return default
-    text = query[name][0].lower()
-    if text not in ("true", "false", "1", "0", "yes", "no"):
-        raise ConfigurationError(f"The store URL option {name} must be true or false; got {query[name][0]!r}.")
-    return text in ("true", "1", "yes")
 
 
 def open_influxql_store(url: str, settings: Settings) -> InfluxQLStore:
@@ -54,29 +46,26 @@ def open_influxql_store(url: str, settings: Settings) -> InfluxQLStore:
     if not parts.hostname:
         raise ConfigurationError(f"The store URL {parts.scheme}://... names no host; e.g. "
                                  f"{parts.scheme}://localhost:8086/metrics.")
-    query = parse_qs(parts.query)
-    unknown = set(query) - _OPTIONS
-    if unknown:
-        raise ConfigurationError(f"Unknown option(s) {sorted(unknown)} in the store URL; known: {sorted(_OPTIONS)}.")
+    query = read_url_options(parts.query, _OPTIONS, source="the store URL").raise_problems()
     database = parts.path.strip("/") or settings.influxdb_bucket
     base_url = f"{parts.scheme.split('+', 1)[1]}://{parts.netloc}"
-    verify: bool | str = query["verify"][0] if "verify" in query and query["verify"][0].lower() not in (
-        "true", "false", "1", "0") else _flag(query, "verify", True)
+    verify = query.flag_or_text("verify", True)
     try:
-        timeout = parse_duration(query.get("timeout", ["10s"])[0], "timeout")
-        retention = parse_duration(query["retention"][0], "retention") if "retention" in query else None
-        batch_size = int(query.get("batch_size", ["10000"])[0])
+        timeout = parse_duration(query.get("timeout", "10s"), "timeout")
+        retention = parse_duration(text, "retention") if (text := query.get("retention")) else None
+        batch_size = int(query.get("batch_size", "10000"))
     except (ValidationError, ValueError) as exc:
         raise ConfigurationError(f"Bad option in the store URL {url!r}: {exc}") from exc
     http = InfluxHttp(base_url, username=settings.influxdb_username, password=settings.influxdb_password,
                       token=settings.influxdb_token, timeout_s=timeout.total_seconds(), verify=verify,
-                      gzip=_flag(query, "gzip", True))
-    spool_text = query.get("spool", [""])[0]
+                      gzip=query.flag("gzip", True))
+    spool_text = query.get("spool", "")
     spool = None
     if spool_text.lower() != "off":
         folder = Path(spool_text) if spool_text else settings.spool_dir / re.sub(
             r"[^A-Za-z0-9_.-]", "_", f"{parts.hostname}_{parts.port or ''}_{database}")
-        spool = Spool(folder, max_bytes=parse_size(query["spool_max"][0]) if "spool_max" in query else DEFAULT_MAX_BYTES)
-    return InfluxQLStore(http, database, retention_policy=query.get("retention_policy", [""])[0],
-                         batch_size=batch_size, spool=spool, create_database=_flag(query, "create_database", False),
+        max_text = query.get("spool_max")
+        spool = Spool(folder, max_bytes=parse_size(max_text) if max_text else DEFAULT_MAX_BYTES)
+    return InfluxQLStore(http, database, retention_policy=query.get("retention_policy", ""),
+                         batch_size=batch_size, spool=spool, create_database=query.flag("create_database", False),
                          retention=retention)

@@ -92,7 +92,8 @@ def build_runs(codes: np.ndarray, labels: np.ndarray, times: np.ndarray, states:
     )
 
 
-def _clip(equipment: np.ndarray, states: np.ndarray, starts: np.ndarray, ends: np.ndarray, start_ns: int, end_ns: int) -> pd.DataFrame:
+def _clip(equipment: np.ndarray, states: np.ndarray, starts: np.ndarray, ends: np.ndarray, start_ns: int,
+          end_ns: int) -> pd.DataFrame:
     lo = np.maximum(starts, start_ns)
     hi = np.minimum(ends, end_ns)
     keep = hi > lo
@@ -116,7 +117,8 @@ def intervals_from_runs(runs: pd.DataFrame, start_ns: int, end_ns: int, stalenes
     has_next = nxt >= 0
     cover_end[has_next] = np.minimum(cover_end[has_next], nxt[has_next])
     return _clip(
-        runs["equipment_id"].to_numpy(), runs["state"].to_numpy(), runs["start_time"].to_numpy(), cover_end, start_ns, end_ns
+        runs["equipment_id"].to_numpy(), runs["state"].to_numpy(), runs["start_time"].to_numpy(), cover_end,
+        start_ns, end_ns
     )
 
 

@@ -113,7 +113,8 @@ def format_floats(values: np.ndarray) -> tuple[pa.Array, pa.Array]:
     for low, high in _REPR_ONLY_RANGES:
         repr_only |= (magnitude >= low) & (magnitude < high)
     if repr_only.any():
-        text = pc.replace_with_mask(text, pa.array(repr_only), pa.array(values[repr_only].astype(str), type=pa.string()))
+        text = pc.replace_with_mask(text, pa.array(repr_only),
+                                    pa.array(values[repr_only].astype(str), type=pa.string()))
     integral = (values == np.trunc(values)) & (magnitude < _REPR_ONLY_RANGES[1][0])
     suffix = pc.if_else(pa.array(integral), ".0", "")
     return text, suffix

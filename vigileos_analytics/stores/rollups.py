@@ -35,7 +35,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from ..schema import STATUS_CHANGE, rollup_every_s
+from ..errors import ValidationError
+from ..schema import ALERT, STATUS_CHANGE, rollup_every_s
 from .base import MetricsStore
 from .intervals import INTERVAL_COLUMNS, empty_intervals
 
@@ -45,7 +46,7 @@ AVAILABLE_S, UNAVAILABLE_S, STATE = "available_s", "unavailable_s", "state"
 AVAILABILITY_STATS = (AVAILABLE_S, UNAVAILABLE_S, STATE)
 HORIZON_EQUIPMENT, HORIZON_METRIC = "__rollup__", "horizon"
 #: Event metric types: kept raw, never rolled up.
-EVENT_METRICS = (STATUS_CHANGE, "alert")
+EVENT_METRICS = (STATUS_CHANGE, ALERT)
 #: Longest metric name that can be rolled up (metric types are at most 64 characters).
 MAX_ROLLED_METRIC_LENGTH = 64 - len(SEP + UNAVAILABLE_S)
 UNKNOWN_STATE = -1
@@ -54,6 +55,13 @@ DAY_NS = 86_400 * 10**9
 
 def stat_metric(metric_type: str, stat: str) -> str:
     return f"{metric_type}{SEP}{stat}"
+
+
+def check_rollup_name(name: str) -> str:
+    """``name`` when it names a rollup (``equipment_metrics_<window>``), else ``ValidationError``."""
+    if not isinstance(name, str) or rollup_every_s(name) is None:
+        raise ValidationError(f"{name!r} is not a rollup measurement name.", field="measurement", value=name)
+    return name
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,7 @@ def find_rollups(store: MetricsStore) -> RollupInfo | None:
 
     if isinstance(store, TieredStore):
         store = store.raw
-    names = store.rollup_measurements()
+    names = store.rollup_names()
     found = [info for info in (_read_info(store, name) for name in names) if info is not None]
     if not found:
         return None
@@ -91,11 +99,14 @@ def find_rollups(store: MetricsStore) -> RollupInfo | None:
 
 
 def _read_info(store: MetricsStore, measurement: str) -> RollupInfo | None:
-    rollup = store.rollup_store(measurement)
+    rollup = store.open_rollup(measurement)
     if rollup is None:
         return None
     marker = rollup.latest(equipment_ids=[HORIZON_EQUIPMENT], metric_types=[HORIZON_METRIC])
-    every = timedelta(seconds=rollup_every_s(measurement))
+    every_s = rollup_every_s(measurement)
+    if every_s is None:  # not a rollup measurement's name
+        return None
+    every = timedelta(seconds=every_s)
     if marker.empty:
         return RollupInfo(measurement, every, rollup, None, None)
     row = marker.iloc[-1]

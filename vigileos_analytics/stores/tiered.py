@@ -1,7 +1,7 @@
-""":class:`TieredStore` wraps a store so that ``aggregate`` and
-``availability_intervals`` read rollups before the horizon and raw points after
-it; everything else passes through. Over rolled-up time ``count``, ``mean``,
-``min``, ``max`` and ``last`` are exact; ``p95`` is the p95 of the windows' p95s (an
+""":class:`TieredStore` wraps a store so that ``aggregate``,
+``availability_intervals`` and ``equipment_ids`` read rollups before the horizon
+and raw points after it; every other protocol method is the wrapped store's. Over
+rolled-up time ``count``, ``mean``, ``min``, ``max`` and ``last`` are exact; ``p95`` is the p95 of the windows' p95s (an
 estimate, on the high side: a percentile does not combine exactly; where rolled-up
 and raw time meet, the two parts' p95s are weighted by their counts); a window
 belongs to a period by its start; tag filters see raw points only.
@@ -10,21 +10,43 @@ belongs to a period by its start; tag filters see raw points only.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ValidationError
-from ..schema import AVAILABILITY
-from .base import AGGREGATE_FUNCTIONS, MetricsStore, Selection
+from ..schema import AVAILABILITY, Point
+from .base import (
+    AGGREGATE_FUNCTIONS,
+    ClosesOnExit,
+    Health,
+    MetricsStore,
+    Retention,
+    Selection,
+    StorageFacts,
+    WriteResult,
+)
 from .intervals import INTERVAL_COLUMNS, empty_intervals
-from .rollups import (DAY_NS, EVENT_METRICS, HORIZON_EQUIPMENT, SEP, STATE, STATS,
-                      RollupInfo, find_rollups, intervals_from_events, stat_metric)
+from .rollups import (
+    DAY_NS,
+    EVENT_METRICS,
+    HORIZON_EQUIPMENT,
+    SEP,
+    STATE,
+    STATS,
+    RollupInfo,
+    find_rollups,
+    intervals_from_events,
+    stat_metric,
+)
+
+if TYPE_CHECKING:
+    from .spool import Spool
 
 
 def _combine(parts: list[pd.DataFrame], keys: list[str], functions: Sequence[str]) -> pd.DataFrame:
@@ -47,23 +69,79 @@ def _combine(parts: list[pd.DataFrame], keys: list[str], functions: Sequence[str
     return out[keys + list(functions)]
 
 
-class TieredStore:
-    """A store whose ``aggregate`` and ``availability_intervals`` read rollups before
-    the rollup horizon and raw points after it (see the module docstring). Every
-    other attribute is the wrapped store's."""
+class TieredStore(ClosesOnExit):
+    """A store whose ``aggregate``, ``availability_intervals`` and ``equipment_ids``
+    read rollups before the rollup horizon and raw points after it (see the module
+    docstring). Raw point queries, ``latest``, writes, deletes and the rest are the
+    wrapped store's (``raw``); ``close`` closes it."""
 
     def __init__(self, raw: MetricsStore) -> None:
         self.raw = raw.raw if isinstance(raw, TieredStore) else raw
         self._local = threading.local()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.raw, name)
-
     def __repr__(self) -> str:
         return f"TieredStore({self.raw!r})"
 
+    # -- the wrapped store's -------------------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        return self.raw.backend
+
+    @property
+    def spool(self) -> Spool | None:
+        return self.raw.spool
+
+    @property
+    def enforces_retention(self) -> bool:
+        return self.raw.enforces_retention
+
+    def write_frame(self, frame: pd.DataFrame, *, spool: bool = True) -> WriteResult:
+        return self.raw.write_frame(frame, spool=spool)
+
+    def write_points(self, points: Iterable[Point], *, spool: bool = True) -> WriteResult:
+        return self.raw.write_points(points, spool=spool)
+
+    def query(self, selection: Selection) -> pd.DataFrame:
+        """Raw points only: rolled-up time has none."""
+        return self.raw.query(selection)
+
+    def latest(self, equipment_ids: Sequence[str] | None = None, metric_types: Sequence[str] | None = None,
+               before: datetime | None = None) -> pd.DataFrame:
+        return self.raw.latest(equipment_ids, metric_types, before)
+
+    def delete(self, selection: Selection) -> int:
+        """Deletes raw points; rollups stay."""
+        return self.raw.delete(selection)
+
+    def health(self) -> Health:
+        return self.raw.health()
+
+    def storage_facts(self) -> StorageFacts:
+        return self.raw.storage_facts()
+
+    def retention(self) -> Retention:
+        return self.raw.retention()
+
+    def set_retention(self, days: int) -> Retention:
+        return self.raw.set_retention(days)
+
+    def rollup_names(self) -> list[str]:
+        return self.raw.rollup_names()
+
+    def open_rollup(self, name: str) -> MetricsStore | None:
+        return self.raw.open_rollup(name)
+
+    def create_rollup(self, name: str) -> MetricsStore:
+        return self.raw.create_rollup(name)
+
+    def close(self) -> None:
+        self.raw.close()
+
+    # -- tiered reads --------------------------------------------------------------------
+
     @contextmanager
-    def session(self) -> Iterator["TieredStore"]:
+    def session(self) -> Iterator[TieredStore]:
         """The wrapped store's session; the rollup horizon is looked up once per session."""
         if getattr(self._local, "depth", 0):
             self._local.depth += 1
@@ -136,11 +214,13 @@ class TieredStore:
                                equipment_ids: Sequence[str] | None = None) -> pd.DataFrame:
         info = self.rollups()
         window = Selection(start, end, equipment_ids=equipment_ids)
-        if info is None or info.horizon is None or window.start >= info.horizon + info.staleness:
+        if (info is None or info.horizon is None or info.staleness is None
+                or window.start >= info.horizon + info.staleness):
             return self.raw.availability_intervals(start, end, staleness, equipment_ids)
-        horizon_ns = info.horizon_ns
+        horizon_ns, rollup_staleness = info.horizon_ns, info.staleness
+        assert horizon_ns is not None and rollup_staleness is not None  # both come with the horizon marker
         # State events carry past the horizon by at most their staleness (the last sample's hold).
-        read_end = min(window.end_ns, horizon_ns + int(info.staleness.total_seconds() * 1e9) + 1)
+        read_end = min(window.end_ns, horizon_ns + int(rollup_staleness.total_seconds() * 1e9) + 1)
         events = info.store.query(Selection(
             _utc(window.start_ns // DAY_NS * DAY_NS), _utc(read_end), equipment_ids=window.equipment_ids,
             metric_types=(stat_metric(AVAILABILITY, STATE),)))
