@@ -1,7 +1,9 @@
-"""The causal anomaly scorer: causality and score range (hypothesis), detection of each
-kind at the injected position, few false alarms on clean data, clear errors."""
+"""The causal anomaly scorer: causality and score range (hypothesis), quiet on constant,
+short and clean series, detection of spikes, shifts and a stuck sensor, clear errors."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,8 +20,7 @@ from vigileos_analytics.analytics.anomaly import (
 )
 from vigileos_analytics.errors import ValidationError
 
-SMALL = AnomalyParams(window=20, local=3, short=3, drift=6, drift_lag=12, noise_window=6, min_history=10,
-                      stuck_points=5)
+SMALL = AnomalyParams(window=20, smooth=3, memory=40, refractory=10, min_history=10, stuck_points=5)
 N = 1200
 TIMES = pd.date_range("2024-01-01", periods=N, freq="5min", tz="UTC")
 
@@ -38,7 +39,7 @@ values = st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allo
 @given(values, st.integers(min_value=1, max_value=80), st.booleans())
 def test_scores_of_a_prefix_equal_the_first_scores_of_the_whole(xs, cut, repeat_some) -> None:
     if repeat_some and len(xs) > 4:
-        xs = xs[:2] + [xs[2]] * 6 + xs[3:]  # runs of repeats exercise the stuck detector
+        xs = xs[:2] + [xs[2]] * 6 + xs[3:]  # runs of repeats exercise the stuck statistic
     cut = min(cut, len(xs))
     times = pd.date_range("2024-01-01", periods=len(xs), freq="1min", tz="UTC")
     whole = score_series(times, xs, SMALL)
@@ -50,61 +51,92 @@ def test_scores_of_a_prefix_equal_the_first_scores_of_the_whole(xs, cut, repeat_
 def test_prefix_equality_with_default_parameters_on_a_long_series() -> None:
     x = clean()
     x[700:760] = x[700]
+    x[900] += 15
     whole = score_series(TIMES, x)["score"].to_numpy()
-    for cut in (150, 500, 731, 1000):
+    for cut in (150, 500, 731, 901, 1000):
         np.testing.assert_allclose(score_series(TIMES[:cut], x[:cut])["score"].to_numpy(), whole[:cut], atol=1e-12)
 
 
-def _first_alarm_at_or_after(x: np.ndarray, start: int) -> int:
-    score = score_series(TIMES, x)["score"].to_numpy()
-    hot = np.flatnonzero(score[start:] >= THRESHOLD)
-    return int(hot[0]) if len(hot) else -1
+def test_a_constant_series_scores_zero_everywhere() -> None:
+    for level in (0.0, 42.5, -1e6):
+        scored = score_series(TIMES, np.full(N, level))
+        assert (scored["score"] == 0).all() and (scored["raw_score"] == 0).all()
 
 
-def test_a_spike_is_flagged_at_its_own_point() -> None:
+def test_a_short_series_without_a_baseline_scores_low_and_never_nan() -> None:
+    x = clean()[:100]  # shorter than the default warm-up (min_history = 288 points)
+    x[50] += 100
+    for n in (0, 1, 2, 5, 100):
+        score = score_series(TIMES[:n], x[:n])["score"]
+        assert not score.isna().any() and (score < THRESHOLD).all()
+
+
+def test_a_clean_spike_after_a_long_stable_stretch_is_flagged_at_its_own_point() -> None:
     x = clean()
     x[640] += 12.0
     scored, windows = detect_anomalies(TIMES, x)
-    assert scored["score"].iloc[640] >= THRESHOLD and scored["kind"].iloc[640] == "spike"
-    assert (windows["start"] <= TIMES[640]).any() and (windows["kind"] == "spike").any()
+    assert scored["score"].iloc[640] >= THRESHOLD and scored["kind"].iloc[640] in ("level", "spike")
+    assert (windows["start"] == TIMES[640]).any()
 
 
-def test_level_shift_noise_rise_and_stuck_sensor_are_found_soon_after_they_start() -> None:
+def test_a_level_shift_and_a_stuck_sensor_are_found_soon_after_they_start() -> None:
     shift = clean()
-    # The baseline's values spread about sqrt(1 + 2**2 / 2) = 1.7 (noise and daily cycle);
-    # 4 of those is the level limit, so a shift of 10 is clearly beyond it.
     shift[600:] += 10.0
-    assert 0 <= _first_alarm_at_or_after(shift, 600) <= 6
-    noisy = clean()
-    noisy[600:800] += np.random.default_rng(9).normal(0, 4, 200)
-    assert 0 <= _first_alarm_at_or_after(noisy, 600) <= 48
+    hot = np.flatnonzero(score_series(TIMES, shift)["score"].to_numpy()[600:] >= THRESHOLD)
+    assert len(hot) and hot[0] <= 6
     stuck = clean()
     stuck[600:680] = stuck[600]
-    # 12 identical points is the stuck limit: the 13th point of the run (a 12-step run) is flagged.
-    assert _first_alarm_at_or_after(stuck, 600) == 12
+    scored = score_series(TIMES, stuck)
+    hot = np.flatnonzero(scored["score"].to_numpy()[600:] >= THRESHOLD)
+    # 12 identical points is the stuck limit, reached at the 13th point of the run.
+    assert len(hot) and hot[0] == 12 and scored["kind"].iloc[612] == "stuck"
 
 
-def test_a_slow_drift_is_found_before_it_is_large() -> None:
-    x = clean()
-    x[500:] += (np.arange(N - 500)) * 6.0 / 300  # +6 standard deviations after 25 h
-    delay = _first_alarm_at_or_after(x, 500)
-    assert 0 <= delay <= 300
-
-
-def test_clean_series_raise_few_false_alarms() -> None:
+def test_noisy_series_without_anomalies_have_few_points_at_the_threshold() -> None:
+    """A point reaches the threshold only as a new maximum of its statistic over the last
+    ``memory`` points (576) and beyond 3 robust SDs: in Gaussian noise that is about one
+    point in several hundred at most, and the refractory period keeps it from repeating,
+    so 0.2 % (2.4 points per 1200) is a loose bound."""
     flagged = sum(int((score_series(TIMES, clean(seed))["score"] >= THRESHOLD).sum()) for seed in range(5))
-    assert flagged / (5 * N) < 0.005
+    assert flagged / (5 * N) < 0.002
 
 
-def test_warm_up_points_score_zero() -> None:
+def test_the_scorer_beats_the_rolling_z_score_reference_on_a_labelled_case() -> None:
+    """Daily cycle with regular load spikes (normal) and one level shift at 900 (labelled
+    900-960): the reference (|z| / 8 over 288 points) flags the regular spikes too."""
     x = clean()
-    x[10] += 100
-    assert (score_series(TIMES, x)["score"].iloc[: AnomalyParams().min_history] == 0).all()
+    x[100::100] += 30.0  # from the warm-up on: regular, hence normal
+    x[900:] += 8.0
+    label = np.zeros(N, dtype=bool)
+    label[900:960] = True
+    roll = pd.Series(x).rolling(288, min_periods=2)
+    reference = np.nan_to_num(np.clip(((pd.Series(x) - roll.mean()) / roll.std()).abs().to_numpy() / 8, 0, 1))
+    ours = score_series(TIMES, x)["score"].to_numpy()
+
+    def f_score(score: np.ndarray) -> float:
+        hot = score >= THRESHOLD
+        true_pos = float((hot & label).any())
+        false_pos = int((hot & ~label).sum())
+        return 2 * true_pos / (2 * true_pos + false_pos + (1 - true_pos))
+
+    assert f_score(ours) == 1.0
+    assert f_score(ours) > f_score(reference)
+
+
+def test_few_points_reach_the_threshold_on_a_nab_series_without_anomalies() -> None:
+    """NAB's art_daily_small_noise (MIT licence): a daily cycle with noise, no anomaly."""
+    path = Path(__file__).resolve().parents[1].parent / "shared/benchmarks/nab/data/artificialNoAnomaly" \
+        / "art_daily_small_noise.csv"
+    if not path.exists():
+        pytest.skip(f"the NAB subset is not at {path}")
+    frame = pd.read_csv(path)
+    score = score_series(pd.to_datetime(frame["timestamp"]).dt.tz_localize("UTC"), frame["value"])["score"]
+    assert (score >= THRESHOLD).mean() < 0.001  # at most 4 of 4032 points
 
 
 def test_windows_are_runs_of_scores_at_or_above_the_threshold() -> None:
     scored = pd.DataFrame({"time": TIMES[:12], "score": [0, .6, .7, 0, 0, 0, 0, 0, .9, 0, .55, 0],
-                           "kind": ["", "spike", "level", "", "", "", "", "", "stuck", "", "noise", ""]})
+                           "kind": ["", "spike", "level", "", "", "", "", "", "stuck", "", "shift", ""]})
     windows = anomaly_windows(scored, merge_gap=1)
     assert windows["start"].tolist() == [TIMES[1], TIMES[8]]
     assert windows["end"].tolist() == [TIMES[2], TIMES[10]]
@@ -126,5 +158,5 @@ def test_bad_series_are_refused_with_the_field_named(times, values, field) -> No
 def test_bad_parameters_name_the_parameter() -> None:
     with pytest.raises(ValidationError, match="window"):
         AnomalyParams(window=0)
-    with pytest.raises(ValidationError, match="noise_ratio"):
-        AnomalyParams(noise_ratio=1.0)
+    with pytest.raises(ValidationError, match="novelty"):
+        AnomalyParams(novelty=1.0)

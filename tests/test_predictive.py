@@ -135,7 +135,8 @@ def test_evaluation_reports_every_model_and_the_constant_scores_the_base_rate(se
 
 def test_train_save_load_and_score(seeded_fleet_dir: Path, tmp_path: Path) -> None:
     store = open_store(f"duckdb:///{seeded_fleet_dir / 'metrics.duckdb'}")
-    model = train_model(store, FLEET_END - timedelta(days=9), FLEET_END, horizon=H24, model="logistic_regression")
+    model = train_model(store, FLEET_END - timedelta(days=9), FLEET_END, horizon=H24, model="logistic_regression",
+                        metrics=["cpu_usage", "memory_usage", "response_time", "temperature"])
     path = save_model(model, tmp_path / "m.joblib")
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["horizon_hours"] == 24 and meta["model"] == "logistic_regression"
@@ -165,3 +166,162 @@ def test_cli_train_then_score(seeded_store_dir: Path, tmp_path: Path) -> None:
     assert '"risk"' in scored.output
     missing = runner.invoke(predict, ["score", "-m", str(tmp_path / "none.joblib"), "--at", "2024-02-01"], obj=app)
     assert missing.exit_code == 4 and "predict train" in missing.output
+
+
+# --- any store, any metrics, failures from a file, remaining life; run-to-failure tables ---
+
+CMAPSS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "cmapss" / "train_FD001.txt"
+
+
+@pytest.fixture
+def custom_store(embedded_store):
+    """Three pumps with only `temperature` and `vibration_rms`; P1's vibration climbs 10 h before each
+    failure (every 3 days), P2 and P3 never fail. No status change is stored."""
+    times = pd.date_range(T0, periods=24 * 12 * 24, freq="5min", tz="UTC")
+    h = (times - pd.Timestamp(T0)).total_seconds().to_numpy() / 3600
+    failures = [T0 + timedelta(days=d) for d in range(3, 24, 3)]
+    to_next = np.min([np.where(h <= (f - T0).total_seconds() / 3600, (f - T0).total_seconds() / 3600 - h, 1e9)
+                      for f in failures], axis=0)
+    frames = []
+    for eq in ("P1", "P2", "P3"):
+        vib = 1.0 + (np.clip(10 - to_next, 0, 10) if eq == "P1" else 0.0) + 0.05 * np.sin(h)
+        frames += [pd.DataFrame({"time": times, "equipment_id": eq, "metric_type": "temperature",
+                                 "value": 40 + np.cos(h)}),
+                   pd.DataFrame({"time": times, "equipment_id": eq, "metric_type": "vibration_rms", "value": vib})]
+    embedded_store.write_frame(pd.concat(frames))
+    return embedded_store, failures
+
+
+def _failures_csv(path: Path, failures) -> Path:
+    pd.DataFrame({"equipment_id": "P1", "time": [f.isoformat() for f in failures]}).to_csv(path, index=False)
+    return path
+
+
+def test_custom_metric_store_trains_with_metric_and_failures_file(custom_store, tmp_path: Path) -> None:
+    store, failures = custom_store
+    app = AppContext(f"duckdb:///{tmp_path / 'store' / 'metrics.duckdb'}")
+    runner = CliRunner()
+    csv = _failures_csv(tmp_path / "failures.csv", failures)
+    base = ["train", "--start", "2024-01-05", "--end", "2024-01-24", "--horizon", "12h", "--model", "random_forest"]
+    no_failures = runner.invoke(predict, [*base, "-o", str(tmp_path / "a.joblib")], obj=app)
+    assert no_failures.exit_code == 3 and "Internal error" not in no_failures.output
+    assert "--failures" in no_failures.output
+    trained = runner.invoke(predict, [*base, "--metric", "vibration_rms", "--failures", str(csv),
+                                      "-o", str(tmp_path / "m.joblib"), "--json"], obj=app)
+    assert trained.exit_code == 0, trained.output
+    meta = json.loads(trained.output)
+    assert meta["feature_spec"]["metrics"] == ["vibration_rms"] and meta["failures"] >= 5
+    assert all(f.startswith("vibration_rms_") or f.startswith("hours_since") for f in meta["features"])
+    every = runner.invoke(predict, [*base, "--failures", str(csv), "-o", str(tmp_path / "b.joblib"), "--json"], obj=app)
+    assert every.exit_code == 0, every.output
+    assert json.loads(every.output)["feature_spec"]["metrics"] == ["temperature", "vibration_rms"]
+    unknown = runner.invoke(predict, [*base, "--metric", "cpu_usage", "-o", str(tmp_path / "c.joblib")], obj=app)
+    assert unknown.exit_code == 3 and "vibration_rms" in unknown.output
+    scored = runner.invoke(predict, ["score", "-m", str(tmp_path / "m.joblib"), "--at", "2024-01-24", "--json"],
+                           obj=app)
+    assert scored.exit_code == 0, scored.output
+    assert {row["equipment_id"] for row in json.loads(scored.output)} == {"P1", "P2", "P3"}
+
+
+def test_failures_file_without_its_columns_is_one_clear_line(custom_store, tmp_path: Path) -> None:
+    app = AppContext(f"duckdb:///{tmp_path / 'store' / 'metrics.duckdb'}")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("machine,when\nP1,2024-01-04\n")
+    out = CliRunner().invoke(predict, ["train", "--start", "2024-01-05", "--end", "2024-01-24", "--failures",
+                                       str(bad)], obj=app)
+    assert out.exit_code == 3 and "equipment_id,time" in out.output and "Internal error" not in out.output
+
+
+def test_target_rul_on_the_seeded_fleet_saves_scores_against_the_constant(seeded_store_dir: Path,
+                                                                          tmp_path: Path) -> None:
+    app = AppContext(f"duckdb:///{seeded_store_dir / 'metrics.duckdb'}")
+    runner = CliRunner()
+    trained = runner.invoke(predict, ["train", "--start", "2024-01-23", "--end", "2024-02-01", "--target", "rul",
+                                      "-o", str(tmp_path / "rul.joblib"), "--json"], obj=app)
+    assert trained.exit_code == 0, trained.output
+    meta = json.loads(trained.output)
+    assert meta["target"] == "rul" and {s["model"] for s in meta["scores"]} == {"constant", "gradient_boosting"}
+    scored = runner.invoke(predict, ["score", "-m", str(tmp_path / "rul.joblib"), "--at", "2024-02-01", "--json"],
+                           obj=app)
+    assert scored.exit_code == 0, scored.output
+    rows = json.loads(scored.output)
+    assert rows and all(0 <= r["rul_hours"] <= 72.0 + 1e-6 for r in rows)
+
+
+def _run_table(path: Path, units: int = 12, seed: int = 3) -> Path:
+    """Units whose `wear` sensor rises as 100 / (remaining cycles + 5): a known degradation law."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for unit in range(1, units + 1):
+        life = int(rng.integers(80, 160))
+        cycle = np.arange(1, life + 1)
+        remaining = life - cycle
+        parts.append(pd.DataFrame({"engine": unit, "cycle": cycle, "wear": 100 / (remaining + 5)
+                                   + rng.normal(0, 0.05, life), "noise": rng.normal(0, 1, life), "flat": 1.0}))
+    pd.concat(parts).to_csv(path, index=False)
+    return path
+
+
+def test_rul_train_and_score_beat_the_constant_on_a_known_law(tmp_path: Path) -> None:
+    table = _run_table(tmp_path / "runs.csv")
+    runner = CliRunner()
+    model = tmp_path / "rul.joblib"
+    trained = runner.invoke(predict, ["rul", "train", str(table), "--unit", "engine", "--time", "cycle", "--cap", "60",
+                                      "--cv", "3", "-o", str(model), "--json"])
+    assert trained.exit_code == 0, trained.output
+    meta = json.loads(trained.output)
+    mean = {s["model"]: s for s in meta["scores"] if s["fold"] == "mean"}
+    assert mean["model"]["rmse"] < 0.5 * mean["constant"]["rmse"]
+    assert meta["sensors"] == ["wear", "noise"] and json.loads(model.with_suffix(".json").read_text())["cap"] == 60
+    # Score units cut 20 cycles before failure: remaining life is 20 for each.
+    runs = pd.read_csv(table)
+    cut = runs[runs.groupby("engine")["cycle"].transform("max") - runs["cycle"] >= 20]
+    cut.to_csv(tmp_path / "cut.csv", index=False)
+    scored = runner.invoke(predict, ["rul", "score", str(model), str(tmp_path / "cut.csv"), "--unit", "engine",
+                                     "--time", "cycle", "--json"])
+    assert scored.exit_code == 0, scored.output
+    rows = pd.DataFrame(json.loads(scored.output))
+    assert len(rows) == 12 and set(rows.columns) == {"unit", "last_time", "rul"}
+    assert (rows["rul"] - 20).abs().mean() < 6  # the constant would be off by far more (cap 60)
+    table_out = runner.invoke(predict, ["rul", "train", str(table), "--unit", "engine", "--time", "cycle",
+                                        "--cv", "2", "-o", str(model)])
+    assert table_out.exit_code == 0 and "constant" in table_out.output and "mean" in table_out.output
+
+
+def test_rul_reads_whitespace_text_without_header(tmp_path: Path) -> None:
+    runs = pd.read_csv(_run_table(tmp_path / "runs.csv", units=4))
+    text = tmp_path / "runs.txt"
+    text.write_text(runs.to_csv(sep=" ", header=False, index=False))
+    from vigileos_analytics.predictive import read_run_table
+
+    auto = read_run_table(text, "c1", "c2", header=False)
+    named = read_run_table(text, "engine", "cycle", header=False, columns=["engine", "cycle", "wear", "noise", "flat"])
+    assert list(auto.columns) == ["c1", "c2", "c3", "c4", "c5"] and len(named) == len(runs)
+
+
+@pytest.mark.parametrize(("edit", "args", "message"), [
+    (lambda f: f, ["--unit", "unit_id"], "no column 'unit_id'"),
+    (lambda f: f[~((f["engine"] == 2) & (f["cycle"] > 1))], [], "at least 2 rows"),
+    (lambda f: f.assign(noise=f["noise"].astype(str) + "x"), [], "must be numeric"),
+])
+def test_bad_run_tables_give_one_clear_line(tmp_path: Path, edit, args, message) -> None:
+    runs = edit(pd.read_csv(_run_table(tmp_path / "runs.csv", units=4)))
+    runs.to_csv(tmp_path / "bad.csv", index=False)
+    opts = {"--unit": "engine", "--time": "cycle"}
+    opts.update(dict(zip(args[::2], args[1::2], strict=True)))
+    out = CliRunner().invoke(predict, ["rul", "train", str(tmp_path / "bad.csv"), *sum(opts.items(), ()),
+                                       "--cv", "2", "-o", str(tmp_path / "m.joblib")])
+    assert out.exit_code == 3, out.output
+    assert message in out.output and "Internal error" not in out.output and len(out.output.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_cmapss_fd001_three_fold_cross_validation_beats_the_constant() -> None:
+    if not CMAPSS.is_file():
+        pytest.skip(f"C-MAPSS FD001 training file not found at {CMAPSS}")
+    from vigileos_analytics.predictive import RunSpec, cross_validate_rul, read_run_table
+
+    frame = read_run_table(CMAPSS, "c1", "c2", header=False)
+    table = cross_validate_rul(frame, RunSpec("c1", "c2", cap=125), folds=3, random_state=0)
+    mean = table[table["fold"] == "mean"].set_index("model")
+    assert mean.loc["model", "rmse"] < 15 < mean.loc["constant", "rmse"]

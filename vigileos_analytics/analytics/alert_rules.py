@@ -1,21 +1,46 @@
 """Alert rules: what they say, and reading them from YAML with clear errors.
 
 A rules file holds a list under ``rules``; every rule has a ``name`` (unique),
-a ``kind``, a ``metric`` and a ``severity`` (``info``, ``warning`` or
-``critical``). Kinds and their fields (durations as text: ``15m``, ``1h``, ``7d``):
+a ``kind``, a ``metric``, a ``severity`` (``info``, ``warning`` or ``critical``) and
+a ``window``. Durations are text (``15m``, ``1h``, ``7d``); times are UTC.
+
+Every rule reads its metric in ``every``-slots aligned to the UTC epoch, and is
+evaluated at ``now`` over the window that ends at the last complete slot:
+``[floor(now, every) - window, floor(now, every))``. The window must be a whole
+number of slots. Fields every kind has besides the common ones:
+
+``every``
+    the slot (default ``1h``; ``5m`` for a threshold rule whose window is under 12 h).
+``min_coverage``
+    the share of the window's slots that must hold at least one point, from 0 to 1
+    (default ``0.5``). Below it the rule is in the state ``low coverage``: it neither
+    raises nor resolves (a series that began an hour ago does not fire a 7-day rule).
+    With no point at all in the window the state is ``no data``, and an alert still
+    firing is resolved with the reason "no data".
+
+Kinds and their own fields:
 
 ``threshold``
-    ``function`` of the metric over the last ``window`` (``mean``, ``max``, ``min``,
-    ``p95``, ``last``) compared with ``threshold`` by ``operator`` (``above`` or
-    ``below``). The seed's "7-day CPU average above 80 %" is one.
+    ``function`` of the metric over the window (``mean``, ``max``, ``min``, ``p95``,
+    ``last``) compared with ``threshold`` by ``operator`` (``above`` or ``below``). The
+    seed's "7-day CPU average above 80 %" is one.
 ``trend``
-    least-squares slope of ``every``-window means over the last ``window``, in the
-    metric's unit per day; fires when it rises faster than ``rate_per_day`` (or falls
-    faster, with ``direction: falling``). Reports when the fitted line crosses
-    ``threshold`` (if given) and may require that crossing within ``horizon``.
+    least-squares slope of the slots' means over the window, in the metric's unit per
+    day; fires when it rises faster than ``rate_per_day`` (or falls faster, with
+    ``direction: falling``) and at least ``min_points`` slots hold data. Reports when the
+    fitted line crosses ``threshold`` (if given) and may require that crossing within
+    ``horizon``.
 ``anomaly``
-    robust z-score of the last complete ``every``-window mean against the median and
-    MAD of the windows in the ``window`` before it; fires when ``|z| >= z``.
+    the score in [0, 1] of :func:`vigileos_analytics.analytics.anomaly.score_series` for
+    the newest slot mean of the window; fires when it reaches ``threshold`` (default
+    ``anomaly.THRESHOLD``, 0.5). The scorer is given the slot means from the start of
+    the UTC-aligned ``window``-long block before the window's start (between one and two
+    windows of history); the scorer is causal, so a replay scores each block once. The
+    window should hold more slots than the scorer's warm-up (``AnomalyParams.min_history``
+    points). The scorer marks an episode's first point, so such an alert usually clears
+    at the next slot.
+    The former field ``z`` (a robust z-score) has no equivalent on the score: a rule
+    that still has it is refused, saying what to write instead.
 
 Example (``parameters/alert_rules.yaml``)::
 
@@ -25,6 +50,7 @@ Example (``parameters/alert_rules.yaml``)::
         metric: cpu_usage
         window: 7d
         threshold: 80
+        min_coverage: 0.5
         severity: warning
 """
 
@@ -41,18 +67,19 @@ from ..errors import ConfigurationError, ValidationError
 from ..schema import validate_metric_type
 from ..timeparse import parse_duration
 
-__all__ = ["AlertRule", "SEVERITIES", "KINDS", "load_rules", "parse_rules"]
+__all__ = ["AlertRule", "SEVERITIES", "KINDS", "MIN_COVERAGE", "load_rules", "parse_rules"]
 
 SEVERITIES = ("info", "warning", "critical")
 KINDS = ("threshold", "trend", "anomaly")
 FUNCTIONS = ("mean", "max", "min", "p95", "last")
 
-_COMMON = {"name", "kind", "metric", "severity", "description"}
+_COMMON = {"name", "kind", "metric", "severity", "description", "window", "every", "min_coverage"}
 _FIELDS = {
-    "threshold": _COMMON | {"window", "function", "operator", "threshold"},
-    "trend": _COMMON | {"window", "every", "rate_per_day", "direction", "threshold", "horizon", "min_points"},
-    "anomaly": _COMMON | {"window", "every", "z", "min_points"},
+    "threshold": _COMMON | {"function", "operator", "threshold"},
+    "trend": _COMMON | {"rate_per_day", "direction", "threshold", "horizon", "min_points"},
+    "anomaly": _COMMON | {"threshold"},
 }
+MIN_COVERAGE = 0.5
 
 
 @dataclass(frozen=True)
@@ -72,8 +99,13 @@ class AlertRule:
     rate_per_day: float = 0.0
     direction: str = "rising"
     horizon: timedelta | None = None
-    z: float = 4.0
     min_points: int = 6
+    min_coverage: float = MIN_COVERAGE
+
+    @property
+    def slots(self) -> int:
+        """Slots of ``every`` in the window."""
+        return int(self.window / self.every)
 
 
 def _fail(rule: str, field: str, expected: str, got: Any, source: str) -> ConfigurationError:
@@ -118,6 +150,39 @@ def _choice(raw: dict, name: str, field: str, choices: tuple[str, ...], default:
     return value
 
 
+def _every(raw: dict, name: str, kind: str, window: timedelta, source: str) -> timedelta:
+    default = timedelta(minutes=5) if kind == "threshold" and window < timedelta(hours=12) else timedelta(hours=1)
+    every = _duration(raw, name, "every", source, default) or default
+    if every > window or (window % every) != timedelta(0):
+        raise _fail(name, "every", f"a duration that divides the window ({_text(window)}) into whole slots",
+                    raw.get("every", _text(every)), source)
+    return every
+
+
+def _text(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _anomaly_threshold(raw: dict, name: str, source: str) -> float:
+    from .anomaly import THRESHOLD
+
+    if "z" in raw:
+        raise ConfigurationError(
+            f"{source}: rule {name!r}, field 'z' is no longer read: anomaly rules fire on the anomaly scorer's "
+            f"score in [0, 1]; got z: {raw['z']!r}. Replace it by 'threshold: {THRESHOLD:g}' (the scorer's "
+            "documented threshold; higher is stricter), or remove it for that default.")
+    value = _number(raw, name, "threshold", source, required=False)
+    if value is None:
+        return THRESHOLD
+    if not 0 < value <= 1:
+        raise _fail(name, "threshold", "a score in (0, 1], such as 0.5", raw["threshold"], source)
+    return value
+
+
 def _parse_rule(raw: Any, position: int, source: str) -> AlertRule:
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{source}: rule #{position + 1} must be a mapping of fields; got {raw!r}.")
@@ -125,7 +190,7 @@ def _parse_rule(raw: Any, position: int, source: str) -> AlertRule:
     if not isinstance(name, str) or not name.strip() or len(name) > 64:
         raise _fail(f"#{position + 1}", "name", "a non-empty string of at most 64 characters", name, source)
     kind = _choice(raw, name, "kind", KINDS, None, source)
-    unknown = sorted(set(raw) - _FIELDS[kind])
+    unknown = sorted(set(raw) - _FIELDS[kind] - ({"z"} if kind == "anomaly" else set()))
     if unknown:
         raise _fail(name, unknown[0], f"one of the fields of a {kind} rule ({', '.join(sorted(_FIELDS[kind]))})",
                     unknown[0], source)
@@ -133,27 +198,31 @@ def _parse_rule(raw: Any, position: int, source: str) -> AlertRule:
         metric = validate_metric_type(raw.get("metric"))
     except ValidationError:
         raise _fail(name, "metric", "a metric type such as 'cpu_usage'", raw.get("metric"), source) from None
-    common: dict[str, Any] = dict(name=name, kind=kind, metric=metric,
-                  severity=_choice(raw, name, "severity", SEVERITIES, None, source),
-                  window=_duration(raw, name, "window", source, None), description=str(raw.get("description", "")))
-    every = _duration(raw, name, "every", source, timedelta(hours=1)) or timedelta(hours=1)
-    min_points = raw.get("min_points", 6)
-    if isinstance(min_points, bool) or not isinstance(min_points, int) or min_points < 3:
-        raise _fail(name, "min_points", "a whole number of at least 3", min_points, source)
+    window = _duration(raw, name, "window", source, None)
+    assert window is not None  # _duration raises when the window is missing
+    coverage = _number(raw, name, "min_coverage", source, required=False)
+    if coverage is not None and not 0 <= coverage <= 1:
+        raise _fail(name, "min_coverage", "a share from 0 to 1, such as 0.5 for 50 %", raw["min_coverage"], source)
+    common: dict[str, Any] = dict(
+        name=name, kind=kind, metric=metric, severity=_choice(raw, name, "severity", SEVERITIES, None, source),
+        window=window, description=str(raw.get("description", "")), every=_every(raw, name, kind, window, source),
+        min_coverage=MIN_COVERAGE if coverage is None else coverage)
     if kind == "threshold":
         return AlertRule(**common, function=_choice(raw, name, "function", FUNCTIONS, "mean", source),
                          operator=_choice(raw, name, "operator", ("above", "below"), "above", source),
                          threshold=_required_number(raw, name, "threshold", source))
-    if every >= common["window"]:
+    if common["every"] >= window:
         raise _fail(name, "every", f"shorter than the window ({raw.get('window')})", raw.get("every", "1h"), source)
-    if kind == "trend":
-        return AlertRule(**common, every=every, min_points=min_points,
-                         rate_per_day=_required_number(raw, name, "rate_per_day", source, positive=True),
-                         direction=_choice(raw, name, "direction", ("rising", "falling"), "rising", source),
-                         threshold=_number(raw, name, "threshold", source, required=False),
-                         horizon=_duration(raw, name, "horizon", source, None))
-    return AlertRule(**common, every=every, min_points=min_points,
-                     z=_number(raw, name, "z", source, required=False, positive=True) or 4.0)
+    if kind == "anomaly":
+        return AlertRule(**common, threshold=_anomaly_threshold(raw, name, source))
+    min_points = raw.get("min_points", 6)
+    if isinstance(min_points, bool) or not isinstance(min_points, int) or min_points < 3:
+        raise _fail(name, "min_points", "a whole number of at least 3", min_points, source)
+    return AlertRule(**common, min_points=min_points,
+                     rate_per_day=_required_number(raw, name, "rate_per_day", source, positive=True),
+                     direction=_choice(raw, name, "direction", ("rising", "falling"), "rising", source),
+                     threshold=_number(raw, name, "threshold", source, required=False),
+                     horizon=_duration(raw, name, "horizon", source, None))
 
 
 def parse_rules(document: Any, source: str = "alert rules") -> list[AlertRule]:

@@ -1,25 +1,32 @@
 """Evaluating alert rules over the fleet, and keeping alerts in the store.
 
-**Evaluation** (:func:`evaluate_rules`) asks the store for windowed aggregates (one
-``aggregate`` call per rule, all equipment at once) and computes each rule's value
-per equipment with vectorized group-bys. It is deterministic given ``now`` (UTC):
-windows end at ``now`` (threshold rules) or at the last complete ``every``-window
-before ``now`` (trend and anomaly rules, aligned to the UTC epoch).
+**Evaluation** (:mod:`.alert_eval`) asks the store for slot aggregates (one
+``aggregate`` call per rule, all equipment at once) and gives each (equipment, rule)
+a state: ``firing``, ``ok``, ``low coverage`` (too little of the window holds data:
+nothing changes), ``no data`` (no point in the window) or ``error`` (the rule or that
+equipment could not be evaluated: reported, nothing changes). It is deterministic
+given ``now`` (UTC): windows end at the last complete ``every``-slot before ``now``.
+One rule or one equipment failing never stops the others; a store that cannot be
+reached does (``StoreConnectionError``).
 
 **Storage shape.** Alerts are ordinary points, so every backend keeps them through
 the ``MetricsStore`` protocol alone:
 
-- ``metric_type`` ``alert``, the alert's ``equipment_id``, ``time`` = the run's ``now``;
+- ``metric_type`` ``alert``, the alert's ``equipment_id``, ``time`` = the check's ``now``;
 - ``value`` = the rule's value at that time (a mean in the metric's unit, a slope per
-  day, or a z-score);
-- tags ``rule``, ``severity``, ``state`` (``firing`` or ``resolved``) and ``message``
-  (at most :data:`MAX_MESSAGE` characters).
+  day, or an anomaly score in [0, 1]); a "no data" resolution keeps the raised value;
+- tags ``rule``, ``severity``, ``state`` (``firing`` or ``resolved``), ``message``
+  (at most :data:`MAX_MESSAGE` characters) and, on resolved points, ``reason``
+  (``cleared`` or ``no data``).
 
 One point is written when a condition starts (``firing``) and one when it clears
-(``resolved``); nothing is written while it goes on, so repeated checks do not
-raise it again. The current state of each (equipment, rule) is its newest alert
-point, read with ``store.latest`` (no lookback limit). A rule that cannot be
-evaluated for an equipment (no data) leaves its state unchanged.
+(``resolved``: the condition is false, or the window holds no point at all); nothing
+is written while it goes on, so repeated checks do not raise it again. The current
+state of each (equipment, rule) is its newest alert point, read with ``store.latest``.
+
+**Replay** (:func:`replay_alerts`) evaluates the rules at every instant of a period
+with one aggregation per rule, and writes the points that a check at each instant, in
+time order, would have written.
 """
 
 from __future__ import annotations
@@ -31,128 +38,180 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from ..errors import StoreConnectionError, ValidationError
 from ..schema import ALERT as ALERT_METRIC
 from ..schema import to_utc
 from ..stores.base import MetricsStore, Selection
-from .alert_rules import AlertRule
+from .alert_eval import ERROR, FIRING, LOW_COVERAGE, NO_DATA, OK, STATES, evaluate_ends
+from .alert_rules import AlertRule, _text
 
-__all__ = ["ALERT_METRIC", "MAX_MESSAGE", "AlertCheck", "evaluate_rules", "check_alerts", "current_alerts",
+__all__ = ["ALERT_METRIC", "MAX_MESSAGE", "STATES", "FIRING", "OK", "LOW_COVERAGE", "NO_DATA", "ERROR",
+           "AlertCheck", "AlertReplay", "evaluate_rules", "check_alerts", "replay_alerts", "current_alerts",
            "list_alerts"]
 
 MAX_MESSAGE = 200
-FIRING, RESOLVED = "firing", "resolved"
-DAY_S = 86_400.0
-_CONDITION_COLUMNS = ["equipment_id", "rule", "severity", "value", "firing", "message"]
+MAX_INSTANTS = 100_000
+RESOLVED = "resolved"
+_CONDITION_COLUMNS = ["time", "equipment_id", "rule", "severity", "state", "value", "coverage", "firing",
+                      "message"]
+_FAILURE_COLUMNS = ["rule", "equipment_id", "error"]
 
 
-def _floor(now: datetime, every: timedelta) -> datetime:
+def _floor(times: pd.DatetimeIndex, every: timedelta) -> np.ndarray:
     step = int(every.total_seconds() * 1e9)
-    return pd.Timestamp(pd.Timestamp(now).value // step * step, tz="UTC").to_pydatetime()
+    return times.as_unit("ns").asi8 // step * step
 
 
-def _selection(rule: AlertRule, start: datetime, end: datetime, ids: Sequence[str] | None) -> Selection:
-    return Selection(start, end, equipment_ids=tuple(ids) if ids else None, metric_types=(rule.metric,))
+def _evaluate_rule(store: MetricsStore, rule: AlertRule, instants: pd.DatetimeIndex,
+                   equipment_ids: Sequence[str] | None, extra_ids: Sequence[str]) -> pd.DataFrame:
+    """The rule at each instant (one row per instant and equipment); a failure of the
+    whole rule is one ``error`` row with an empty equipment_id."""
+    ends = _floor(instants, rule.every)
+    try:
+        frame = evaluate_ends(store, rule, ends, equipment_ids, extra_ids)
+    except StoreConnectionError:
+        raise
+    except Exception as exc:  # a rule that cannot be evaluated must not stop the others
+        frame = pd.DataFrame({"end": pd.to_datetime([ends[0]], utc=True), "equipment_id": [""], "state": [ERROR],
+                              "value": [np.nan], "coverage": [np.nan], "detail": [np.nan],
+                              "error": [f"{type(exc).__name__}: {exc}"]})
+        instants = instants[:1]
+        ends = ends[:1]
+    at = pd.DataFrame({"time": instants, "end": pd.to_datetime(ends, utc=True)})
+    return at.merge(frame, on="end", how="inner").assign(rule=rule.name, severity=rule.severity)
 
 
-def _threshold(store: MetricsStore, rule: AlertRule, now: datetime, ids: Sequence[str] | None) -> pd.DataFrame:
-    agg = store.aggregate(_selection(rule, now - rule.window, now, ids), functions=("count", rule.function))
-    agg = agg[agg["count"] > 0]
-    value = agg[rule.function].astype("float64")
-    firing = value > rule.threshold if rule.operator == "above" else value < rule.threshold
-    unit_text = f"{rule.function} {rule.metric} over {_text(rule.window)}"
-    message = [f"{unit_text} is {v:.2f}, {rule.operator} {rule.threshold:g}" for v in value]
-    return pd.DataFrame({"equipment_id": agg["equipment_id"].to_numpy(), "value": value.to_numpy(),
-                         "firing": firing.to_numpy(), "message": message})
+def _messages(rule: AlertRule, frame: pd.DataFrame) -> list[str]:
+    """What each row says, in the metric's unit (times UTC)."""
+    out = []
+    span = _text(rule.window)
+    for state, value, coverage, detail, error, end in zip(frame["state"], frame["value"], frame["coverage"],
+                                                          frame["detail"], frame["error"], frame["end"], strict=True):
+        if state == ERROR:
+            out.append(f"could not evaluate: {error}")
+        elif state == NO_DATA:
+            out.append(f"no data: no {rule.metric} point in the {span} before {end:%Y-%m-%d %H:%M} UTC")
+        elif state == LOW_COVERAGE:
+            out.append(f"low coverage: {coverage:.0%} of the {span} window holds {rule.metric} data "
+                       f"(needs {rule.min_coverage:.0%})")
+        elif rule.kind == "threshold":
+            out.append(f"{rule.function} {rule.metric} over {span} is {value:.2f}, {rule.operator} "
+                       f"{rule.threshold:g}" if state == FIRING else
+                       f"{rule.function} {rule.metric} over {span} is {value:.2f}")
+        elif rule.kind == "trend":
+            text = f"{rule.metric} {rule.direction} {value:+.2f}/day over {span}"
+            if rule.threshold is not None and np.isfinite(detail):
+                when = end + pd.Timedelta(days=float(min(detail, 3650)))
+                text += f"; forecast to cross {rule.threshold:g} at {when:%Y-%m-%d %H:%M} UTC"
+            out.append(text)
+        else:
+            out.append(f"{rule.metric} mean of {_text(rule.every)} is {detail:.2f}: anomaly score {value:.2f} "
+                       f"(limit {rule.threshold:g})")
+    return [text[:MAX_MESSAGE] for text in out]
 
 
-def _windows(store: MetricsStore, rule: AlertRule, now: datetime, ids: Sequence[str] | None) -> pd.DataFrame:
-    """Complete ``every``-window means over the rule's window (plus the last window for anomalies)."""
-    end = _floor(now, rule.every)
-    start = end - rule.window - (rule.every if rule.kind == "anomaly" else timedelta(0))
-    agg = store.aggregate(_selection(rule, start, end, ids), every=rule.every, functions=("count", "mean"))
-    agg = agg[agg["count"] > 0]
-    x = (agg["time"].to_numpy("datetime64[ns]").astype("int64") - pd.Timestamp(end).value) / 1e9 / DAY_S
-    return pd.DataFrame({"equipment_id": agg["equipment_id"].to_numpy(), "x": x,
-                         "y": agg["mean"].to_numpy("float64")})
+def _conditions(store: MetricsStore, rules: Sequence[AlertRule], instants: pd.DatetimeIndex,
+                equipment_ids: Sequence[str] | None, open_ids: dict[str, list[str]],
+                *, with_messages: bool) -> pd.DataFrame:
+    parts = []
+    with store.session():
+        for rule in rules:  # a handful of rules; each is one aggregate over the fleet and the period
+            part = _evaluate_rule(store, rule, instants, equipment_ids, open_ids.get(rule.name, []))
+            part["message"] = _messages(rule, part) if with_messages else ""
+            parts.append(part)
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=[*_CONDITION_COLUMNS, "end", "detail", "error"])
+    frame["firing"] = frame["state"].eq(FIRING)
+    return frame.sort_values(["time", "equipment_id", "rule"], kind="stable").reset_index(drop=True)
 
 
-def _trend(store: MetricsStore, rule: AlertRule, now: datetime, ids: Sequence[str] | None) -> pd.DataFrame:
-    w = _windows(store, rule, now, ids)
-    w = w.assign(xx=w["x"] ** 2, xy=w["x"] * w["y"])
-    s = w.groupby("equipment_id", sort=True)[["x", "y", "xx", "xy"]].agg("sum").join(
-        w.groupby("equipment_id")["x"].size().rename("n"))
-    s = s[s["n"] >= rule.min_points]
-    denom = s["xx"] - s["x"] ** 2 / s["n"]
-    slope = (s["xy"] - s["x"] * s["y"] / s["n"]) / denom.where(denom > 0)          # unit per day
-    at_end = s["y"] / s["n"] + slope * (0.0 - s["x"] / s["n"])                    # fitted value at the window's end
-    sign = 1.0 if rule.direction == "rising" else -1.0
-    firing = sign * slope > rule.rate_per_day
-    days_to_cross = pd.Series(np.nan, index=s.index)
-    if rule.threshold is not None:
-        days_to_cross = ((rule.threshold - at_end) / slope).where(sign * slope > 0)
-        days_to_cross = days_to_cross.where(days_to_cross >= 0, 0.0)
-        if rule.horizon is not None:
-            firing &= days_to_cross <= rule.horizon.total_seconds() / DAY_S
-    end = _floor(now, rule.every)
-    message = []
-    for eq_slope, days in zip(slope, days_to_cross, strict=True):
-        text = f"{rule.metric} {rule.direction} {eq_slope:+.2f}/day over {_text(rule.window)}"
-        if rule.threshold is not None and np.isfinite(days):
-            when = pd.Timestamp(end) + pd.Timedelta(days=float(min(days, 3650)))
-            text += f"; forecast to cross {rule.threshold:g} at {when:%Y-%m-%d %H:%M} UTC"
-        message.append(text)
-    keep = slope.notna().to_numpy()
-    return pd.DataFrame({"equipment_id": s.index.to_numpy()[keep], "value": slope.to_numpy()[keep],
-                         "firing": firing.to_numpy()[keep], "message": np.asarray(message, dtype=object)[keep]})
+def _failures(conditions: pd.DataFrame) -> pd.DataFrame:
+    failed = conditions[conditions["state"] == ERROR]
+    return failed.drop_duplicates(["rule", "equipment_id"])[_FAILURE_COLUMNS].reset_index(drop=True)
 
 
-def _anomaly(store: MetricsStore, rule: AlertRule, now: datetime, ids: Sequence[str] | None) -> pd.DataFrame:
-    w = _windows(store, rule, now, ids)
-    last_x = -rule.every.total_seconds() / DAY_S
-    current = w[np.isclose(w["x"], last_x)].set_index("equipment_id")["y"]
-    base = w[w["x"] < last_x - 1e-12]
-    median = base.groupby("equipment_id")["y"].median()
-    mad = (base["y"] - base["equipment_id"].map(median)).abs().groupby(base["equipment_id"]).median()
-    n = base.groupby("equipment_id").size()
-    frame = pd.DataFrame({"current": current, "median": median, "mad": mad, "n": n}).dropna()
-    frame = frame[frame["n"] >= rule.min_points]
-    scale = (1.4826 * frame["mad"]).clip(lower=1e-9 * frame["median"].abs().clip(lower=1.0))
-    z = (frame["current"] - frame["median"]) / scale
-    message = [f"{rule.metric} mean of the last {_text(rule.every)} is {c:.2f} against a median of {m:.2f} "
-               f"(robust z {v:+.1f}, limit {rule.z:g})"
-               for c, m, v in zip(frame["current"], frame["median"], z, strict=True)]
-    return pd.DataFrame({"equipment_id": frame.index.to_numpy(), "value": z.to_numpy(),
-                         "firing": (z.abs() >= rule.z).to_numpy(), "message": message})
+def _open_alerts(store: MetricsStore, rules: Sequence[AlertRule], at: datetime,
+                 equipment_ids: Sequence[str] | None) -> pd.DataFrame:
+    open_now = current_alerts(store, at)
+    open_now = open_now[open_now["rule"].isin({r.name for r in rules})]
+    if equipment_ids:
+        open_now = open_now[open_now["equipment_id"].isin(list(equipment_ids))]
+    return open_now
 
 
-_EVALUATORS = {"threshold": _threshold, "trend": _trend, "anomaly": _anomaly}
-
-
-def _text(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+def _with_known_equipment(store: MetricsStore, rules: Sequence[AlertRule], at: datetime,
+                          equipment_ids: Sequence[str] | None, open_now: pd.DataFrame) -> dict[str, list[str]]:
+    """Per rule, the equipment to show even without data in the window: those with the
+    metric before ``at`` (shown as ``no data``) and those with an open alert."""
+    out = {}
+    for rule in rules:
+        latest = store.latest(equipment_ids=equipment_ids, metric_types=(rule.metric,), before=at)
+        ids = set(latest["equipment_id"].astype(str)) | set(open_now.loc[open_now["rule"] == rule.name,
+                                                                          "equipment_id"])
+        out[rule.name] = sorted(ids)
+    return out
 
 
 def evaluate_rules(store: MetricsStore, rules: Sequence[AlertRule], now: datetime,
                    equipment_ids: Sequence[str] | None = None) -> pd.DataFrame:
-    """Each rule's value and condition per equipment at ``now`` (aware, converted to UTC).
+    """Each rule's state, value and coverage per equipment at ``now`` (aware, converted to UTC).
 
-    Columns: equipment_id, rule, severity, value, firing (bool), message. Equipment
-    without data for a rule have no row for it.
+    Columns: time, equipment_id, rule, severity, state (:data:`STATES`), value, coverage
+    (0 to 1), firing (bool), message. Equipment with the metric but no point in the
+    window are ``no data``; a rule that failed as a whole is one ``error`` row with an
+    empty equipment_id.
     """
     now = to_utc(now, "now")
-    parts = []
-    with store.session():
-        for rule in rules:  # a handful of rules; each is one aggregate over the whole fleet
-            part = _EVALUATORS[rule.kind](store, rule, now, equipment_ids)
-            parts.append(part.assign(rule=rule.name, severity=rule.severity))
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_CONDITION_COLUMNS)
-    frame["message"] = frame["message"].astype(str).str.slice(0, MAX_MESSAGE)
-    frame["firing"] = frame["firing"].astype(bool)
+    known = _with_known_equipment(store, rules, now, equipment_ids, _open_alerts(store, rules, now, equipment_ids))
+    frame = _conditions(store, rules, pd.DatetimeIndex([pd.Timestamp(now)]), equipment_ids, known,
+                        with_messages=True)
     return frame[_CONDITION_COLUMNS].sort_values(["equipment_id", "rule"], kind="stable").reset_index(drop=True)
+
+
+def _transitions(conditions: pd.DataFrame, open_now: pd.DataFrame) -> pd.DataFrame:
+    """Raise and resolve rows of ``conditions`` (rows at many instants), in time order,
+    from the alerts open before the first instant: a firing row raises a closed alert,
+    an ``ok`` or ``no data`` row resolves an open one, other states change nothing.
+    Adds ``was_open`` (before this row), ``since`` and ``open_value`` (of the open alert)."""
+    key = ["equipment_id", "rule"]
+    initial = open_now[key + ["time", "value"]].rename(columns={"time": "since0", "value": "value0"})
+    frame = conditions.merge(initial, on=key, how="left").sort_values(key + ["time"], kind="stable")
+    start = frame["since0"].notna().astype("float64")
+    wanted = frame["state"].map({FIRING: 1.0, OK: 0.0, NO_DATA: 0.0})
+    held = wanted.groupby([frame[k] for k in key], sort=False).ffill().fillna(start)
+    before = held.groupby([frame[k] for k in key], sort=False).shift(1).fillna(start)
+    frame["was_open"] = before.eq(1.0)
+    frame["event"] = np.where(held.eq(1.0) & before.eq(0.0), FIRING,
+                              np.where(held.eq(0.0) & before.eq(1.0), RESOLVED, ""))
+    raised = frame["event"].eq(FIRING)
+    since = pd.Series(frame["time"].where(raised), index=frame.index)
+    frame["since"] = since.groupby([frame[k] for k in key], sort=False).ffill().fillna(frame["since0"])
+    value = frame["value"].where(raised)
+    frame["open_value"] = value.groupby([frame[k] for k in key], sort=False).ffill().fillna(frame["value0"])
+    return frame.drop(columns=["since0", "value0"])
+
+
+def _event_messages(events: pd.DataFrame) -> pd.Series:
+    """The stored message: a resolution that cleared says so; a "no data" one says why."""
+    plain = events["message"].astype(object)
+    cleared = events["event"].eq(RESOLVED) & ~events["state"].eq(NO_DATA)
+    return plain.where(~cleared, "cleared: " + plain.astype(str)).astype(object)
+
+
+def _write_events(store: MetricsStore, events: pd.DataFrame) -> None:
+    if events.empty:
+        return
+    resolved = events["event"].eq(RESOLVED)
+    no_data = resolved & events["state"].eq(NO_DATA)
+    message = _event_messages(events)
+    store.write_frame(pd.DataFrame({
+        "time": events["time"].to_numpy(), "equipment_id": events["equipment_id"].astype(str).to_numpy(),
+        "metric_type": ALERT_METRIC,
+        "value": np.where(no_data, events["open_value"], events["value"]).astype("float64"),
+        "rule": events["rule"].to_numpy(), "severity": events["severity"].to_numpy(),
+        "state": events["event"].to_numpy(), "message": message.str.slice(0, MAX_MESSAGE).to_numpy(),
+        "reason": pd.Series(np.where(no_data, NO_DATA, "cleared"), dtype=object).where(resolved.to_numpy()),
+    }))
 
 
 def _alert_frame(raw: pd.DataFrame) -> pd.DataFrame:
@@ -195,43 +254,119 @@ def list_alerts(store: MetricsStore, start: datetime, end: datetime, *, state: s
 @dataclass(frozen=True)
 class AlertCheck:
     """Outcome of one check at ``now``: ``raised`` and ``resolved`` were written to the
-    store; ``ongoing`` were already firing; ``conditions`` holds every evaluated value."""
+    store; ``ongoing`` were already firing (``since`` when); ``conditions`` holds every
+    evaluated (equipment, rule) with its state; ``failures`` the rules or equipment that
+    could not be evaluated (rule, equipment_id — empty for the whole rule —, error)."""
 
     now: datetime
     raised: pd.DataFrame
     ongoing: pd.DataFrame
     resolved: pd.DataFrame
     conditions: pd.DataFrame
+    failures: pd.DataFrame
+
+    @property
+    def no_data(self) -> pd.DataFrame:
+        """(equipment, rule) without any point in the rule's window."""
+        return self.conditions[self.conditions["state"] == NO_DATA].reset_index(drop=True)
 
 
 def check_alerts(store: MetricsStore, rules: Sequence[AlertRule], now: datetime,
                  equipment_ids: Sequence[str] | None = None) -> AlertCheck:
     """Evaluate ``rules`` at ``now`` and record state changes as alert points (see the module docstring)."""
     now = to_utc(now, "now")
-    conditions = evaluate_rules(store, rules, now, equipment_ids)
-    names = {r.name for r in rules}
-    open_now = current_alerts(store, now)
-    open_now = open_now[open_now["rule"].isin(names)]
-    if equipment_ids:
-        open_now = open_now[open_now["equipment_id"].isin(list(equipment_ids))]
-    key = ["equipment_id", "rule"]
-    merged = conditions.merge(open_now[key + ["time"]].rename(columns={"time": "since"}), on=key, how="left")
-    was_open = merged["since"].notna()
-    raised = merged[merged["firing"] & ~was_open]
-    ongoing = merged[merged["firing"] & was_open]
-    resolved = merged[~merged["firing"] & was_open]
-    writes = pd.concat([raised.assign(state=FIRING), resolved.assign(state=RESOLVED)], ignore_index=True)
-    if not writes.empty:
-        resolved_text = writes["state"].eq(RESOLVED)
-        writes.loc[resolved_text, "message"] = "cleared: " + writes.loc[resolved_text, "message"]
-        store.write_frame(pd.DataFrame({
-            "time": pd.Timestamp(now), "equipment_id": writes["equipment_id"].astype(str),
-            "metric_type": ALERT_METRIC, "value": writes["value"].astype("float64"),
-            "rule": writes["rule"], "severity": writes["severity"], "state": writes["state"],
-            "message": writes["message"].str.slice(0, MAX_MESSAGE),
-        }))
-    drop = ["firing"]
-    return AlertCheck(now=now, raised=raised.drop(columns=drop + ["since"]).reset_index(drop=True),
-                      ongoing=ongoing.drop(columns=drop).reset_index(drop=True),
-                      resolved=resolved.drop(columns=drop + ["since"]).reset_index(drop=True),
-                      conditions=conditions)
+    open_now = _open_alerts(store, rules, now, equipment_ids)
+    known = _with_known_equipment(store, rules, now, equipment_ids, open_now)
+    conditions = _conditions(store, rules, pd.DatetimeIndex([pd.Timestamp(now)]), equipment_ids, known,
+                             with_messages=True)
+    steps = _transitions(conditions, open_now)
+    _write_events(store, steps[steps["event"] != ""])
+    shown = ["equipment_id", "rule", "severity", "state", "value", "coverage", "message"]
+    raised = steps[steps["event"] == FIRING][shown]
+    ongoing = steps[(steps["event"] == "") & steps["firing"] & steps["was_open"]][shown + ["since"]]
+    resolved = steps[steps["event"] == RESOLVED][shown]
+    return AlertCheck(now=now, raised=raised.reset_index(drop=True), ongoing=ongoing.reset_index(drop=True),
+                      resolved=resolved.reset_index(drop=True),
+                      conditions=conditions[_CONDITION_COLUMNS].sort_values(["equipment_id", "rule"], kind="stable")
+                      .reset_index(drop=True), failures=_failures(conditions))
+
+
+@dataclass(frozen=True)
+class AlertReplay:
+    """Outcome of :func:`replay_alerts`: ``events`` are the alert points written (or, with
+    ``dry_run``, that would be), oldest first (time, equipment_id, rule, severity, state,
+    value, message); ``failures`` as in :class:`AlertCheck`."""
+
+    start: datetime
+    end: datetime
+    every: timedelta
+    instants: int
+    events: pd.DataFrame
+    failures: pd.DataFrame
+    dry_run: bool
+
+
+def _instants(start: datetime, end: datetime, every: timedelta) -> pd.DatetimeIndex:
+    start, end = to_utc(start, "start"), to_utc(end, "end")
+    if every <= timedelta(0):
+        raise ValidationError(f"every must be a positive duration such as 1h; got {every}.", field="every")
+    if end <= start:
+        raise ValidationError(f"the replay's end must be after its start; got start {start:%Y-%m-%d %H:%M} "
+                              f"and end {end:%Y-%m-%d %H:%M} UTC.", field="end")
+    count = int((end - start) / every) + 1
+    if count > MAX_INSTANTS:
+        raise ValidationError(f"a replay evaluates at most {MAX_INSTANTS:,} instants; {start:%Y-%m-%d} to "
+                              f"{end:%Y-%m-%d} every {_text(every)} is {count:,}. Use a longer --every or a "
+                              "shorter period.", field="every")
+    instants = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq=pd.Timedelta(every), inclusive="left")
+    return instants.as_unit("ns")
+
+
+def replay_alerts(store: MetricsStore, rules: Sequence[AlertRule], start: datetime, end: datetime,
+                  every: timedelta, equipment_ids: Sequence[str] | None = None, *,
+                  dry_run: bool = False) -> AlertReplay:
+    """Evaluate ``rules`` at ``start``, ``start + every``, ... before ``end`` (UTC) and write
+    the alert points that :func:`check_alerts` at each of those instants, in time order,
+    would have written. Refused (ValidationError) when the store already holds alert
+    points of these rules after ``start`` in the period, unless ``dry_run``."""
+    instants = _instants(start, end, every)
+    first = instants[0].to_pydatetime()
+    if not dry_run:
+        _refuse_existing(store, rules, instants, equipment_ids)
+    open_now = _open_alerts(store, rules, first, equipment_ids)
+    open_ids = {r.name: sorted(open_now.loc[open_now["rule"] == r.name, "equipment_id"]) for r in rules}
+    conditions = _conditions(store, rules, instants, equipment_ids, open_ids, with_messages=False)
+    steps = _transitions(conditions, open_now)
+    events = steps[steps["event"] != ""].copy()
+    by_rule = {r.name: r for r in rules}
+    events["message"] = pd.Series([""] * len(events), index=events.index, dtype=object)
+    for name, part in events.groupby("rule", sort=False):
+        events.loc[part.index, "message"] = _messages(by_rule[str(name)], part)
+    events = events.sort_values(["time", "equipment_id", "rule"], kind="stable")
+    if not dry_run:
+        _write_events(store, events)
+    no_data = events["event"].eq(RESOLVED) & events["state"].eq(NO_DATA)
+    shown = pd.DataFrame({
+        "time": events["time"], "equipment_id": events["equipment_id"], "rule": events["rule"],
+        "severity": events["severity"], "state": events["event"],
+        "value": np.where(no_data, events["open_value"], events["value"]).astype("float64"),
+        "message": _event_messages(events),
+    }).reset_index(drop=True)
+    return AlertReplay(start=instants[0].to_pydatetime(), end=to_utc(end, "end"), every=every,
+                       instants=len(instants), events=shown, failures=_failures(conditions), dry_run=dry_run)
+
+
+def _refuse_existing(store: MetricsStore, rules: Sequence[AlertRule], instants: pd.DatetimeIndex,
+                     equipment_ids: Sequence[str] | None) -> None:
+    after = instants[0] + pd.Timedelta(microseconds=1)
+    stop = instants[-1] + pd.Timedelta(microseconds=1)
+    if stop <= after:
+        return
+    existing = list_alerts(store, after.to_pydatetime(), stop.to_pydatetime(), equipment_ids=equipment_ids)
+    existing = existing[existing["rule"].isin({r.name for r in rules})]
+    if not existing.empty:
+        oldest = existing["time"].min()
+        raise ValidationError(
+            f"the store already holds {len(existing):,} alert points of these rules in the replayed period "
+            f"(the oldest at {oldest:%Y-%m-%d %H:%M} UTC); a replay writes history only where there is none. "
+            "Start the replay after them, or use --dry-run to see what it would write.", field="start")

@@ -6,30 +6,42 @@ own recent past. It is **causal**: the score at a point uses only that point and
 the points before it, so it can run live and a prefix of a series scores exactly
 like the start of the whole series.
 
-Five detectors run side by side, each a robust statistic normalised so that 1.0
-is its decision limit:
+Four robust statistics (windows in points, ``p`` = :class:`AnomalyParams`), each a
+distance in robust standard deviations from the median of the ``p.window`` points
+before it; the scale is the larger of 1.4826 x MAD and 1.2533 x the mean absolute
+deviation, so it is never 0 unless the baseline is constant:
 
-=============  =========================================================================
-kind           statistic (windows are counted in points, ``p`` = :class:`AnomalyParams`)
-=============  =========================================================================
-``spike``      ``|x_t - median(previous p.local points)| / noise``, limit ``p.spike_z``;
-               ``noise`` is the robust spread of point-to-point differences over the
-               baseline window (insensitive to seasonality and slow trends)
-``level``      ``|median(last p.short) - median(baseline)| / spread(baseline)``, limit
-               ``p.level_z``; the baseline is the ``p.window`` points before the recent ones
-``drift``      the same with the recent block ``p.drift`` points long and the baseline
-               taken before it, limit ``p.drift_z`` (slow changes a short block misses)
-``noise``      ``|log(noise_recent / noise_baseline)|``, limit ``log(p.noise_ratio)``
-``stuck``      length of the current run of identical values, limit ``p.stuck_points``
-               (lengthened when the baseline itself often repeats values)
-=============  =========================================================================
+=========  ==========================================================================
+kind       statistic
+=========  ==========================================================================
+``level``  the point against the baseline of values
+``spike``  the point-to-point difference against the baseline of differences
+``shift``  the mean of the last ``p.smooth`` points against the baseline before them
+``stuck``  the length of the current run of identical values (a series constant
+           since its start, or over the last ``p.memory`` points, is not stuck)
+=========  ==========================================================================
 
-Each statistic ``s`` becomes ``s**4 / (1 + s**4)`` (0.5 exactly at the limit) and the
-point's score is the largest of the five, in [0, 1]. **The documented threshold is
-:data:`THRESHOLD` = 0.5**: a point scores at least 0.5 exactly when one detector
-passes its limit. Points in the warm-up (fewer than ``p.min_history`` earlier
-points) score 0. Windows are counted in points, so the series should be roughly
-regularly sampled (as store aggregates and collectors are); times are UTC.
+A statistic ``s`` becomes ``0.5 * min(s / limit, s / (p.novelty * m))``, where ``m`` is
+its largest value over the previous ``p.memory`` points and ``limit`` is ``p.limit``
+(``p.stuck_points`` for runs): a point reaches 0.5 only when it is both far from the
+baseline and more extreme than anything recently seen, so daily cycles, regular
+spikes and noisy metrics do not fire again and again. The score is the largest of
+the four, in [0, 1]; **the documented threshold is :data:`THRESHOLD` = 0.5**. After
+a point reaches it, the next ``p.refractory`` points are capped just below it (one
+alert per episode; ``raw_score`` keeps the uncapped value). The first
+``p.min_history`` points score 0; a constant series scores 0 everywhere.
+
+Measured with the Numenta Anomaly Benchmark's own scorer on its realKnownCause and
+artificial corpora (``bench/eval_anomaly.py --nab``; NAB standard / low-FP / low-FN,
+threshold optimised by NAB; the rolling z-score reference of the same run in brackets):
+overall 55.3 / 41.1 / 62.2 (14.9 / 4.9 / 21.9); realKnownCause 50.1 / 34.3 / 58.0
+(23.5 / 11.1 / 27.9); artificialWithAnomaly 71.6 / 62.9 / 75.5 (-12.4 / -14.8 / 2.8); on
+artificialNoAnomaly 0.01 % of points reach 0.5 (2 detections in 5 series; reference
+0.09 %); NAB's optimised threshold is 0.508, so 0.5 is the working point. Scoring the
+subset's 18 files (114 000 points) takes about 0.7 s.
+
+Windows are counted in points, so the series should be roughly regularly sampled
+(as store aggregates and collectors are); times are UTC.
 """
 
 from __future__ import annotations
@@ -46,26 +58,29 @@ __all__ = ["THRESHOLD", "KINDS", "AnomalyParams", "score_series", "anomaly_windo
 
 #: Score at and above which a point is anomalous.
 THRESHOLD = 0.5
-KINDS = ("spike", "level", "drift", "noise", "stuck")
-_MAD_TO_SIGMA = 1.4826
-_DIFF_TO_SIGMA = _MAD_TO_SIGMA / np.sqrt(2.0)  # the difference of two noisy points has sqrt(2) x the spread
+KINDS = ("level", "spike", "shift", "stuck")
+_BELOW = 0.49  # where the refractory period caps scores: just under THRESHOLD
 
 
 @dataclass(frozen=True)
 class AnomalyParams:
-    """Tuning of :func:`score_series`; windows in points, limits in robust standard deviations."""
+    """Tuning of :func:`score_series`; windows in points, limits in robust standard deviations.
 
-    window: int = 144
-    local: int = 5
-    short: int = 6
-    drift: int = 72
-    drift_lag: int = 288
-    noise_window: int = 48
-    min_history: int = 144
-    spike_z: float = 6.0
-    level_z: float = 4.0
-    drift_z: float = 5.0
-    noise_ratio: float = 2.5
+    ``window``: baseline length; ``smooth``: points averaged by the ``shift`` statistic;
+    ``memory``: how far back a statistic's recent maximum reaches; ``refractory``: points
+    kept below the threshold after a detection; ``min_history``: warm-up scored 0;
+    ``limit``: distance from the baseline that scores 0.5; ``novelty``: factor by which a
+    statistic must beat its recent maximum to score 0.5; ``stuck_points``: run of identical
+    values that scores 0.5.
+    """
+
+    window: int = 288
+    smooth: int = 6
+    memory: int = 576
+    refractory: int = 144
+    min_history: int = 288
+    limit: float = 3.0
+    novelty: float = 1.05
     stuck_points: int = 12
 
     def __post_init__(self) -> None:
@@ -73,21 +88,15 @@ class AnomalyParams:
             value = getattr(self, f.name)
             integer = f.type == "int"
             ok = isinstance(value, (int, np.integer)) and value >= 1 if integer else \
-                isinstance(value, (int, float)) and np.isfinite(value) and value > (1 if f.name == "noise_ratio" else 0)
+                isinstance(value, (int, float)) and np.isfinite(value) and value > (1 if f.name == "novelty" else 0)
             if not ok or isinstance(value, bool):
                 expected = "a whole number of points >= 1" if integer else \
-                    ("a number above 1" if f.name == "noise_ratio" else "a positive number")
+                    ("a number above 1" if f.name == "novelty" else "a positive number")
                 raise ValidationError(f"AnomalyParams.{f.name} must be {expected}; got {value!r}.",
                                       field=f.name, value=value)
-        if self.min_history < self.short + 2:
-            raise ValidationError(f"AnomalyParams.min_history must be at least short + 2 = {self.short + 2} points; "
-                                  f"got {self.min_history}.", field="min_history", value=self.min_history)
-
-
-def _rolling_median(series: pd.Series, window: int, lag: int = 0, min_periods: int | None = None) -> pd.Series:
-    """Median of the ``window`` points ending ``lag`` points before each point (causal)."""
-    shifted = series.shift(lag) if lag else series
-    return shifted.rolling(window, min_periods=min_periods or max(2, window // 2)).median()
+        if self.window < 3:
+            raise ValidationError(f"AnomalyParams.window must be at least 3 points; got {self.window}.",
+                                  field="window", value=self.window)
 
 
 def _as_series(times: Any, values: Any) -> tuple[pd.DatetimeIndex, np.ndarray]:
@@ -107,72 +116,91 @@ def _as_series(times: Any, values: Any) -> tuple[pd.DatetimeIndex, np.ndarray]:
     return index, values
 
 
+
+def _robust_z(x: pd.Series, baseline: pd.Series, window: int) -> pd.Series:
+    """``|x - median(baseline)|`` in robust standard deviations of ``baseline`` over ``window`` points.
+
+    ``baseline`` must already be lagged (causal). A constant baseline gives 0 for equal
+    values and a very large distance (1e6) for any other.
+    """
+    roll = baseline.rolling(window, min_periods=max(3, window // 8))
+    median = roll.median()
+    dev = (baseline - median).abs()
+    dev_roll = dev.rolling(window, min_periods=max(3, window // 8))
+    scale = np.maximum(dev_roll.median() * 1.4826, dev_roll.mean() * 1.2533)
+    distance = (x - median).abs()
+    # Rolling sums leave rounding dust where the baseline is constant: treat it as 0.
+    dust = 1e-12 * (1.0 + median.abs())
+    constant = scale <= dust  # False where there is no baseline yet (NaN): those score 0
+    z = (distance / scale.where(~constant)).where(~constant, (distance > dust) * 1e6)
+    return z.fillna(0.0).clip(upper=1e6)
+
+
+def _run_lengths(x: pd.Series, memory: int) -> pd.Series:
+    """Points in the current run of identical values; 0 unless the series moved in the
+    ``memory`` points before the run began (a constant metric is not a stuck one)."""
+    same = (x.diff() == 0).to_numpy()
+    moving = np.cumsum(~same)
+    run = np.arange(len(x)) - np.maximum.accumulate(np.where(~same, np.arange(len(x)), 0))
+    start = np.arange(len(x)) - run
+    moved_before = moving[np.maximum(start - 1, 0)] - moving[np.maximum(start - 1 - memory, 0)]
+    return pd.Series(np.where((moved_before > 0) & (start > 0), run, 0), dtype="float64")
+
+
 def _statistics(values: np.ndarray, p: AnomalyParams) -> pd.DataFrame:
-    """The five normalised statistics per point (NaN where there is too little history)."""
+    """The four statistics per point (0 where there is no baseline yet)."""
     x = pd.Series(values)
-    diff = x.diff().abs()
-    tiny = 1e-9 * max(1.0, float(np.nanmedian(np.abs(values))) if len(values) else 1.0)
-    moving = diff.where(diff > tiny)  # repeats (a stuck sensor) must not shrink the noise scale
-    # Noise scale from point-to-point differences over the baseline, excluding the recent block.
-    noise_base = (_rolling_median(moving, p.window, lag=p.short) * _DIFF_TO_SIGMA).clip(lower=tiny)
-    local = _rolling_median(x, p.local, lag=1, min_periods=1)
-    jump = (x - local).abs()
-    # A point's distance from its local median, scaled by how far points usually are.
-    spike_scale = np.maximum(_rolling_median(jump.where(diff > tiny), p.window, lag=p.short) * _MAD_TO_SIGMA,
-                             noise_base)
-    spike = jump / spike_scale / p.spike_z
-
-    base = _rolling_median(x, p.window, lag=p.short)
-    spread = (_rolling_median((x - base).abs(), p.window, lag=p.short) * _MAD_TO_SIGMA)
-    spread = np.maximum(spread, noise_base)
-    level = (x.rolling(p.short).median() - base).abs() / spread / p.level_z
-
-    # Drift: the recent block against a block one cycle (drift_lag points) earlier, so a
-    # daily pattern compares like with like and a slow change has had time to add up.
-    drift_base = _rolling_median(x, p.drift, lag=p.drift_lag)
-    change = x.rolling(p.drift, min_periods=p.drift // 2).median() - drift_base
-    # Scaled by how much that change usually is (its own robust spread, before the recent block),
-    # floored by the noise a median of ``drift`` points still carries.
-    drift_spread = np.maximum(_rolling_median(change.abs(), p.drift_lag, lag=p.drift) * _MAD_TO_SIGMA,
-                              noise_base / np.sqrt(p.drift) * 2)
-    drift = change.abs() / drift_spread / p.drift_z
-
-    # Noise: only a rise is flagged (a collapse to repeats is the stuck detector's job).
-    noise_recent = diff.rolling(p.noise_window, min_periods=p.noise_window // 2).median() * _DIFF_TO_SIGMA
-    noise_old = _rolling_median(moving, p.window, lag=p.noise_window) * _DIFF_TO_SIGMA
-    ratio = noise_recent.clip(lower=tiny) / noise_old.clip(lower=tiny)
-    noise = np.log(ratio.clip(lower=1.0)) / np.log(p.noise_ratio)
-
-    same = (diff <= tiny).astype("int64")
-    run = same.groupby((same == 0).cumsum()).cumsum()  # points in the current run of repeats
-    repeat_rate = same.shift(p.short).rolling(p.window, min_periods=2).mean()
-    # Under independent repeats at rate q, a run of k has probability q**k: demand q**k < 1e-4.
-    expected = np.log(1e-4) / np.log(repeat_rate.clip(lower=1e-6, upper=0.99))
-    stuck = run / np.maximum(p.stuck_points, expected)
-
-    stats = pd.DataFrame({"spike": spike, "level": level, "drift": drift, "noise": noise, "stuck": stuck})
-    stats.iloc[: p.min_history] = np.nan
+    diff = x.diff()
+    stats = pd.DataFrame({
+        "level": _robust_z(x, x.shift(1), p.window),
+        "spike": _robust_z(diff, diff.shift(1), p.window),
+        "shift": _robust_z(x.rolling(p.smooth, min_periods=1).mean(), x.shift(p.smooth), p.window),
+        "stuck": _run_lengths(x, p.memory),
+    })
     return stats
+
+
+def _novelty_scores(stats: pd.DataFrame, p: AnomalyParams) -> np.ndarray:
+    """Per statistic, ``0.5 * min(s / limit, s / (novelty * recent max))`` in [0, 1]."""
+    recent_max = stats.shift(1).rolling(p.memory, min_periods=1).max().fillna(0.0)
+    limits = np.array([p.limit, p.limit, p.limit, float(p.stuck_points)])
+    far = stats.to_numpy() / limits
+    new = stats.to_numpy() / np.maximum(recent_max.to_numpy() * p.novelty, 1e-300)
+    return np.clip(0.5 * np.minimum(far, new), 0.0, 1.0)
+
+
+def _refractory(score: np.ndarray, points: int) -> np.ndarray:
+    """Cap scores just below THRESHOLD for ``points`` points after each detection."""
+    out = score.copy()
+    last = -points - 1
+    for i in np.flatnonzero(score >= THRESHOLD).tolist():  # candidates only: few per series
+        if i - last <= points:
+            out[i] = min(out[i], _BELOW)
+        else:
+            last = i
+    return out
 
 
 def score_series(times: Any, values: Any, params: AnomalyParams | None = None) -> pd.DataFrame:
     """Score each point of one series in [0, 1] (causal; see the module docstring).
 
-    ``times`` are timezone-aware datetimes or int ns (UTC), increasing; ``values`` are
-    finite numbers in the metric's own unit. Returns ``time`` (UTC), ``value``,
-    ``score`` and ``kind`` (the strongest detector, or "" below :data:`THRESHOLD`),
-    plus one column per detector statistic (1.0 = at its limit).
+    ``times`` are timezone-aware datetimes or int ns (UTC), increasing, or None (the
+    ``time`` column is then the position); ``values`` are finite numbers in the
+    metric's own unit. Returns ``time`` (UTC), ``value``, ``score``, ``raw_score``
+    (before the refractory cap), ``kind`` (the strongest statistic, or "" below
+    :data:`THRESHOLD`) and one ``stat_<kind>`` column per statistic.
     """
     p = params or AnomalyParams()
     index, x = _as_series(times, values)
     stats = _statistics(x, p)
-    strongest = stats.fillna(0.0).to_numpy()
-    peak = strongest.max(axis=1) if len(x) else np.zeros(0)
-    score = peak ** 4 / (1.0 + peak ** 4)
-    kind = np.where(score >= THRESHOLD, np.asarray(KINDS, dtype=object)[strongest.argmax(axis=1)]
+    parts = _novelty_scores(stats, p) if len(x) else np.zeros((0, len(KINDS)))
+    raw = parts.max(axis=1) if len(x) else np.zeros(0)
+    raw[: p.min_history] = 0.0  # the warm-up still counts in the recent maxima
+    score = _refractory(raw, p.refractory)
+    kind = np.where(score >= THRESHOLD, np.asarray(KINDS, dtype=object)[parts.argmax(axis=1)]
                     if len(x) else np.zeros(0, dtype=object), "")
     out = pd.DataFrame({"time": index if index is not None else pd.RangeIndex(len(x)), "value": x,
-                        "score": score, "kind": kind})
+                        "score": score, "raw_score": raw, "kind": kind})
     return pd.concat([out, stats.add_prefix("stat_").reset_index(drop=True)], axis=1)
 
 

@@ -1,19 +1,23 @@
-"""``vigileos alerts check`` and ``vigileos alerts list``: thin over :mod:`vigileos_analytics.analytics.alerts`."""
+"""``vigileos alerts check``, ``replay`` and ``list``: thin over :mod:`vigileos_analytics.analytics.alerts`."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from .common import (
+    DURATION,
+    EXIT_PARTIAL,
     TIME,
     AppContext,
     console,
     emit_json,
     emit_table,
+    error_console,
     handle_errors,
     json_option,
     pass_app,
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _SHOWN = ["time", "equipment_id", "rule", "severity", "state", "value", "message"]
+_STATE_SHOWN = ["equipment_id", "rule", "state", "coverage", "message"]
 
 
 @click.group("alerts")
@@ -32,36 +37,101 @@ def alerts() -> None:
     """Trend, threshold and anomaly alerts (rules: VIGILEOS_ALERT_RULES, else the default rules)."""
 
 
+_RULES_OPTION = click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                             show_default="VIGILEOS_ALERT_RULES, else the rules that come with the package",
+                             help="Alert rules file (YAML).")
+_EQUIPMENT_OPTION = click.option("--equipment", "equipment_ids", multiple=True,
+                                 help="Only these equipment (default: all).")
+
+
 @alerts.command("check")
-@click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              show_default="VIGILEOS_ALERT_RULES, else the rules that come with the package",
-              help="Alert rules file (YAML).")
+@_RULES_OPTION
 @click.option("--at", "now", type=TIME, default="now", show_default=True,
               help="The instant the rules are evaluated at (text without an offset is UTC).")
-@click.option("--equipment", "equipment_ids", multiple=True, help="Only these equipment (default: all).")
+@_EQUIPMENT_OPTION
 @json_option
 @pass_app
 @handle_errors
 def check(app: AppContext, rules_path: Path | None, now: datetime, equipment_ids: tuple[str, ...],
           as_json: bool) -> None:
-    """Evaluate the rules over the fleet; record new and resolved alerts in the store."""
+    """Evaluate the rules over the fleet; record new and resolved alerts in the store.
+
+    Exit code 8 when some rules or equipment could not be evaluated (listed; the others were)."""
     from ..analytics.alert_rules import load_rules
-    from ..analytics.alerts import check_alerts
+    from ..analytics.alerts import LOW_COVERAGE, check_alerts
     from ..templates import alert_rules_path
 
     rules_path = rules_path or alert_rules_path(app.settings)
     result = check_alerts(app.store, load_rules(rules_path), now, list(equipment_ids) or None)
+    low = result.conditions[result.conditions["state"] == LOW_COVERAGE]
     if as_json:
         emit_json({"now": result.now, "rules": str(rules_path), "raised": _records(result.raised),
-                   "ongoing": _records(result.ongoing),
-                   "resolved": _records(result.resolved)})
+                   "ongoing": _records(result.ongoing), "resolved": _records(result.resolved),
+                   "no_data": _records(result.no_data[_STATE_SHOWN]), "low_coverage": _records(low[_STATE_SHOWN]),
+                   "failures": _records(result.failures)})
+    else:
+        console.print(say("cli.alerts.rules", path=rules_path), highlight=False, soft_wrap=True)
+        console.print(say("cli.alerts.summary", time=result.now, raised=len(result.raised),
+                          ongoing=len(result.ongoing), resolved=len(result.resolved)))
+        console.print(say("cli.alerts.not_evaluated", no_data=len(result.no_data), low_coverage=len(low),
+                          failed=len(result.failures)))
+        for key, frame in (("cli.alerts.raised", result.raised), ("cli.alerts.resolved", result.resolved)):
+            if not frame.empty:
+                emit_table(frame[["equipment_id", "rule", "severity", "value", "message"]], title=say(key))
+        if not result.no_data.empty:
+            emit_table(result.no_data[["equipment_id", "rule", "message"]], title=say("cli.alerts.no_data"),
+                       limit=20)
+    _exit_if_failed(result.failures, as_json)
+
+
+def _exit_if_failed(failures: pd.DataFrame, as_json: bool) -> None:
+    """Failures are part of the result (table or JSON); exit code 8 says some were."""
+    if failures.empty:
         return
-    console.print(say("cli.alerts.rules", path=rules_path), highlight=False, soft_wrap=True)
-    console.print(say("cli.alerts.summary", time=result.now, raised=len(result.raised), ongoing=len(result.ongoing),
-                      resolved=len(result.resolved)))
-    for key, frame in (("cli.alerts.raised", result.raised), ("cli.alerts.resolved", result.resolved)):
-        if not frame.empty:
-            emit_table(frame[["equipment_id", "rule", "severity", "value", "message"]], title=say(key))
+    if not as_json:
+        emit_table(failures, title=say("cli.alerts.failed"))
+    error_console.print(say("cli.alerts.partial", count=len(failures)), highlight=False, soft_wrap=True)
+    sys.exit(EXIT_PARTIAL)
+
+
+@alerts.command("replay")
+@click.option("--start", "start", type=TIME, required=True,
+              help="First instant evaluated, e.g. 2024-01-01 (text without an offset is UTC).")
+@click.option("--end", "end", type=TIME, required=True, help="End of the period (exclusive).")
+@click.option("--every", "every", type=DURATION, default="1h", show_default=True,
+              help="Time between two evaluated instants.")
+@_RULES_OPTION
+@_EQUIPMENT_OPTION
+@click.option("--dry-run", is_flag=True, help="Show the alert points a replay would write; write nothing.")
+@json_option
+@pass_app
+@handle_errors
+def replay(app: AppContext, start: datetime, end: datetime, every: timedelta, rules_path: Path | None,
+           equipment_ids: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+    """Evaluate the rules over history, at every instant from --start to --end, and write the alerts
+    a check at each instant would have (one store aggregation per rule for the whole period).
+
+    Exit code 8 when some rules or equipment could not be evaluated (listed; the others were)."""
+    from ..analytics.alert_rules import load_rules
+    from ..analytics.alerts import replay_alerts
+    from ..templates import alert_rules_path
+
+    rules_path = rules_path or alert_rules_path(app.settings)
+    result = replay_alerts(app.store, load_rules(rules_path), start, end, every, list(equipment_ids) or None,
+                           dry_run=dry_run)
+    raised = int((result.events["state"] == "firing").sum())
+    if as_json:
+        emit_json({"start": result.start, "end": result.end, "every_s": every.total_seconds(),
+                   "rules": str(rules_path), "instants": result.instants, "dry_run": dry_run,
+                   "events": _records(result.events), "failures": _records(result.failures)})
+    else:
+        console.print(say("cli.alerts.rules", path=rules_path), highlight=False, soft_wrap=True)
+        console.print(say("cli.alerts.replay_dry" if dry_run else "cli.alerts.replay_done", start=result.start,
+                          end=result.end, instants=result.instants, raised=raised,
+                          resolved=len(result.events) - raised))
+        if not result.events.empty:
+            emit_table(result.events[_SHOWN], title=say("cli.alerts.events"), limit=50)
+    _exit_if_failed(result.failures, as_json)
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -83,8 +153,24 @@ def list_(app: AppContext, start: datetime, end: datetime, open_only: bool, stat
 
     frame = current_alerts(app.store, end) if open_only else list_alerts(app.store, start, end, state=state)
     if as_json:
-        emit_json(frame[_SHOWN])
+        emit_json(frame[_SHOWN])  # none: []
+        return
+    if frame.empty:
+        console.print(_none_line(app, start, end, open_only), highlight=False, soft_wrap=True)
         return
     title = say("cli.alerts.open_title", time=end) if open_only else \
         say("cli.alerts.period_title", start=start, end=end)
-    emit_table(frame[_SHOWN], title=title, limit=limit)  # no rows: "<title>: none."
+    emit_table(frame[_SHOWN], title=title, limit=limit)
+
+
+def _none_line(app: AppContext, start: datetime, end: datetime, open_only: bool) -> str:
+    """No alert in the period: one line, naming the period the store holds alerts for."""
+    from ..analytics.alerts import ALERT_METRIC
+    from ..analytics.span import stored_period
+
+    if open_only:
+        return say("cli.alerts.none_open", time=end)
+    held = stored_period(app.store, metric_types=(ALERT_METRIC,))
+    if held is None:
+        return say("cli.alerts.none_at_all", start=start, end=end)
+    return say("cli.alerts.none_in_period", start=start, end=end, first=held[0], last=held[1])

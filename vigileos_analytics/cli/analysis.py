@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import click
 
@@ -18,6 +19,37 @@ from .common import (
     period_options,
     say,
 )
+
+
+def _when(moment: datetime, *, day: bool | None = None) -> str:
+    """A UTC date, with hours and minutes unless ``day`` (None: unless midnight)."""
+    if day is None:
+        day = (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0)
+    return f"{moment:%Y-%m-%d}" if day else f"{moment:%Y-%m-%d %H:%M}"
+
+
+def explain_empty(app: AppContext, equipment_ids: Sequence[str], metric_types: Sequence[str], start: datetime,
+                  end: datetime, *, to_stderr: bool = False) -> None:
+    """Say in one line that [start, end) holds no points for the selection, and which
+    period the store does hold for it (through ``analytics.span.stored_period``)."""
+    from ..analytics.span import stored_period
+    from .common import error_console
+
+    ids = list(equipment_ids) or None
+    period = stored_period(app.store, ids, list(metric_types) or None)
+    key = "cli.empty.period"
+    if period is None and metric_types:
+        period = stored_period(app.store, ids)
+        key = "cli.empty.other_metrics"
+    who = ", ".join(equipment_ids) if equipment_ids else say("cli.empty.fleet")
+    selection = f"{who} ({', '.join(metric_types)})" if metric_types else who
+    fields = {"selection": selection, "start": _when(start), "end": _when(end), "count": len(equipment_ids) or 1}
+    if period is None:
+        text = say("cli.empty.never", **fields)
+    else:
+        day = period[1] - period[0] >= timedelta(days=2)
+        text = say(key, first=_when(period[0], day=day), last=_when(period[1], day=day), **fields)
+    (error_console if to_stderr else console).print(text, highlight=False, soft_wrap=True)
 
 
 @click.command("availability")
@@ -36,6 +68,11 @@ def availability(app: AppContext, equipment_ids: tuple[str, ...], start: datetim
 
     table = app.analytics().fleet_availability(start, end, list(equipment_ids) or None, freq="1D" if daily else None,
                                                exclude_maintenance=exclude_maintenance)
+    if table.empty or (table["samples"].sum() == 0 and (table["coverage_pct"].fillna(0) == 0).all()):
+        if as_json:
+            emit_json([])
+        explain_empty(app, equipment_ids, ("availability",), start, end, to_stderr=as_json)
+        return
     if as_json:
         emit_json(table)
         return
@@ -62,11 +99,15 @@ def availability(app: AppContext, equipment_ids: tuple[str, ...], start: datetim
 def stats(app: AppContext, equipment_ids: tuple[str, ...], start: datetime, end: datetime,
           metric_types: tuple[str, ...], as_json: bool) -> None:
     """Performance statistics (mean, p95, max) per equipment and metric."""
-    kwargs = {"metric_types": metric_types} if metric_types else {}
-    table = app.analytics().get_performance_stats(start, end, list(equipment_ids) or None, **kwargs)
+    from ..schema import PERFORMANCE_METRICS
+
+    metric_types = metric_types or PERFORMANCE_METRICS
+    table = app.analytics().get_performance_stats(start, end, list(equipment_ids) or None, metric_types=metric_types)
     if as_json:
         emit_json(table)
-    else:
+    if table.empty:
+        explain_empty(app, equipment_ids, metric_types, start, end, to_stderr=as_json)
+    elif not as_json:
         emit_table(table, title=say("cli.stats.title"))
 
 

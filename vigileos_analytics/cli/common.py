@@ -13,6 +13,8 @@ Exit codes:
 5   the store cannot be reached, is busy, or a read or write failed
 6   a report failed
 7   the dashboard server could not start
+8   partly done: some alert rules or equipment could not be evaluated (each
+    one is listed; the others were evaluated and recorded)
 ==  =====================================================================
 """
 
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from ..stores.base import MetricsStore
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INVALID, EXIT_CONFIG, EXIT_STORE, EXIT_REPORT, EXIT_DASHBOARD = range(8)
+EXIT_PARTIAL = 8
 
 
 class LazyConsole:

@@ -29,9 +29,10 @@ from .features import feature_names
 from .models import UNSUPERVISED, classifier_zoo, risk_scores, rul_zoo
 
 __all__ = ["Split", "EvaluationResult", "split_by_time_and_equipment", "evaluate_models", "best_f1_threshold",
-           "feature_columns"]
+           "feature_columns", "evaluate_rul"]
 
-_NOT_FEATURES = {"equipment_id", "time", "status", "failure_time", "rul_hours", "label", "label_known"}
+_NOT_FEATURES = {"equipment_id", "time", "status", "failure_time", "rul_hours", "label", "label_known",
+                 "rul_capped_hours"}
 
 
 def feature_columns(dataset: pd.DataFrame) -> list[str]:
@@ -161,18 +162,25 @@ def evaluate_models(dataset: pd.DataFrame, horizon: timedelta, *, names: Sequenc
 
 
 def _evaluate_rul(split: Split, columns: list[str], random_state: int) -> pd.DataFrame:
-    """Remaining useful life (hours) on rows whose next failure is seen: MAE overall and
-    on rows within the horizon of it (where a maintenance planner needs it)."""
-    train = split.train[split.train["rul_hours"].notna()]
-    test = split.test[split.test["rul_hours"].notna()]
+    """Remaining useful life (hours, capped: ``rul_capped_hours``) on rows where it is known:
+    MAE and RMSE overall, and MAE on rows within the horizon of a failure."""
+    return evaluate_rul(split.train, split.test, columns, random_state)
+
+
+def evaluate_rul(train: pd.DataFrame, test: pd.DataFrame, columns: list[str], random_state: int = 0) -> pd.DataFrame:
+    """Fit each of :func:`~.models.rul_zoo` on ``train`` and score it on ``test`` (see above)."""
+    target = "rul_capped_hours" if "rul_capped_hours" in train.columns else "rul_hours"
+    train, test = train[train[target].notna()], test[test[target].notna()]
     if len(train) < 10 or test.empty:
-        return pd.DataFrame(columns=["model", "mae_h", "mae_near_failure_h", "rows"])
+        return pd.DataFrame(columns=["model", "mae_h", "rmse_h", "mae_near_failure_h", "rows"])
     near = (test["label"] == 1).to_numpy()
     rows = []
     for name, model in rul_zoo(random_state).items():
-        fitted = model.fit(train[columns].to_numpy("float64"), train["rul_hours"].to_numpy())
+        fitted = model.fit(train[columns].to_numpy("float64"), train[target].to_numpy())
         pred = fitted.predict(test[columns].to_numpy("float64"))
-        rows.append({"model": name, "mae_h": mean_absolute_error(test["rul_hours"], pred),
-                     "mae_near_failure_h": mean_absolute_error(test["rul_hours"][near], pred[near])
-                     if near.any() else np.nan, "rows": len(test)})
+        truth = test[target].to_numpy()
+        rows.append({"model": name, "mae_h": mean_absolute_error(truth, pred),
+                     "rmse_h": float(np.sqrt(np.mean((truth - pred) ** 2))),
+                     "mae_near_failure_h": mean_absolute_error(truth[near], pred[near]) if near.any() else np.nan,
+                     "rows": len(test)})
     return pd.DataFrame(rows)

@@ -13,8 +13,8 @@ Its features use only data before the snapshot time:
   ``hours_since_failure`` (a failure is a change to ``offline``). Without an event
   in the data they read the hours since the data began (a lower bound).
 
-Only snapshots where the equipment is ``operational`` are kept: a model warns about
-equipment that is running. Labels come from the same status changes: ``failure_time``
+Only snapshots where the equipment is ``operational`` (or never reported a status) are
+kept: a model warns about equipment that is running. Labels come from the same status changes: ``failure_time``
 is the next change to ``offline`` after the snapshot; ``label`` is 1 when it is within
 ``horizon``; ``label_known`` is false when the data ends before the horizon does and
 no failure was seen; ``rul_hours`` is the time to that failure (NaN if none seen).
@@ -27,12 +27,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ValidationError
 from ..schema import (
+    ALERT,
+    AVAILABILITY,
     CPU_USAGE,
     MAINTENANCE,
     MEMORY_USAGE,
@@ -45,7 +48,8 @@ from ..schema import (
 )
 from ..stores.base import MetricsStore, Selection
 
-__all__ = ["FeatureSpec", "FEATURE_METRICS", "feature_names", "build_features", "status_events", "add_labels"]
+__all__ = ["FeatureSpec", "FEATURE_METRICS", "feature_names", "build_features", "numeric_metrics", "status_events",
+           "failure_events", "add_labels"]
 
 FEATURE_METRICS = (CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME, TEMPERATURE)
 HOUR = pd.Timedelta(hours=1)
@@ -125,6 +129,14 @@ def _metric_features(store: MetricsStore, ids: Sequence[str] | None, start: pd.T
     return out.reset_index()
 
 
+def numeric_metrics(store: MetricsStore, equipment_ids: Sequence[str] | None = None) -> tuple[str, ...]:
+    """Every metric the store holds for these equipment, except events (status changes,
+    alerts) and availability, which would give the failures away."""
+    latest = store.latest(equipment_ids)
+    names = set(latest["metric_type"].astype(str)) if len(latest) else set()
+    return tuple(sorted(names - {STATUS_CHANGE, ALERT, AVAILABILITY}))
+
+
 def status_events(store: MetricsStore, start: datetime, end: datetime,
                   equipment_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """Status changes over [start, end): time (UTC), equipment_id, new_status, previous_status."""
@@ -143,8 +155,11 @@ def _last_event(snapshots: pd.DataFrame, events: pd.DataFrame, column: str, dire
     """Time of the last (or next) event per snapshot, matched per equipment."""
     if events.empty:
         return pd.Series(pd.NaT, index=snapshots.index, dtype="datetime64[ns, UTC]")
-    left = snapshots[["time", "equipment_id"]].reset_index().sort_values("time", kind="stable")
-    right = events[["time", "equipment_id"]].assign(**{column: events["time"]}).sort_values("time", kind="stable")
+    # One key dtype on both sides: pivoted ids come back as object, stored ones as str.
+    left = snapshots[["time", "equipment_id"]].reset_index().astype({"equipment_id": object})
+    left = left.sort_values("time", kind="stable")
+    right = events[["time", "equipment_id"]].assign(**{column: events["time"]}).astype({"equipment_id": object})
+    right = right.sort_values("time", kind="stable")
     merged = pd.merge_asof(left, right, on="time", by="equipment_id", direction=direction,
                            allow_exact_matches=allow_exact)
     return merged.set_index("index")[column].reindex(snapshots.index)
@@ -166,6 +181,9 @@ def build_features(store: MetricsStore, start: datetime, end: datetime, spec: Fe
         metrics = _metric_features(store, equipment_ids, data_start, max(last, first), spec)
         events = status_events(store, data_start.to_pydatetime(), (last + HOUR).to_pydatetime(), equipment_ids)
     snap_times = pd.date_range(first, last, freq=step, tz="UTC").as_unit("ns")
+    names = feature_names(spec)
+    if metrics.empty:
+        return pd.DataFrame(columns=["equipment_id", "time", "status", *names])
     metrics["time"] = metrics["hour"] + HOUR
     frame = metrics[metrics["time"].isin(snap_times)].drop(columns="hour")
     frame = frame.sort_values(["equipment_id", "time"], kind="stable").reset_index(drop=True)
@@ -174,20 +192,47 @@ def build_features(store: MetricsStore, start: datetime, end: datetime, spec: Fe
     status = events.set_index(["equipment_id", "time"])["new_status"]
     status = status[~status.index.duplicated(keep="last")]
     keys = pd.MultiIndex.from_arrays([frame["equipment_id"], status_time])
-    frame["status"] = status.reindex(keys).to_numpy()
+    # Equipment that never reported a status (a store of sensor readings only) counts as running.
+    frame["status"] = pd.Series(status.reindex(keys).to_numpy(), index=frame.index).fillna(OPERATIONAL)
     for name, kind in (("maintenance", MAINTENANCE), ("failure", OFFLINE)):
         since = _last_event(frame, events[events["new_status"] == kind], "t", "backward", allow_exact=False)
         hours = (frame["time"] - since).dt.total_seconds() / 3600.0
         frame[f"hours_since_{name}"] = hours.fillna((frame["time"] - data_start).dt.total_seconds() / 3600.0)
     frame = frame[frame["status"] == OPERATIONAL]
-    names = feature_names(spec)
     frame = frame.dropna(subset=[f"{m}_mean" for m in spec.metrics], how="all")
     return frame[["equipment_id", "time", "status", *names]].reset_index(drop=True)
 
 
-def add_labels(features: pd.DataFrame, events: pd.DataFrame, horizon: timedelta, data_end: datetime) -> pd.DataFrame:
+def failure_events(path: str | Path) -> pd.DataFrame:
+    """Failures from a CSV with columns ``equipment_id`` and ``time`` (text without an offset
+    is UTC), as events changing to ``offline`` (the shape :func:`status_events` returns)."""
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype={"equipment_id": str})
+    except (OSError, ValueError) as exc:
+        raise ValidationError(f"cannot read the failures file {path} ({type(exc).__name__}: {exc}).",
+                              field="failures", value=str(path)) from exc
+    missing = {"equipment_id", "time"} - set(raw.columns)
+    if missing:
+        raise ValidationError(f"the failures file {path} needs columns equipment_id,time; it lacks "
+                              f"{', '.join(sorted(missing))} (it has {', '.join(map(str, raw.columns))}).",
+                              field="failures", value=str(path))
+    try:
+        times = pd.to_datetime(raw["time"], utc=True, format="mixed")
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(f"the failures file {path} has a time that is not a date and time ({exc}).",
+                              field="failures", value=str(path)) from exc
+    return pd.DataFrame({"time": times.dt.as_unit("ns"), "equipment_id": raw["equipment_id"].astype(str),
+                         "new_status": OFFLINE, "previous_status": ""}).sort_values("time", kind="stable") \
+        .reset_index(drop=True)
+
+
+def add_labels(features: pd.DataFrame, events: pd.DataFrame, horizon: timedelta, data_end: datetime,
+               rul_cap: timedelta = timedelta(days=3)) -> pd.DataFrame:
     """Add failure_time (next change to offline, UTC), rul_hours, label (fails within
-    ``horizon``) and label_known (the data reaches far enough to tell) to ``features``."""
+    ``horizon``), label_known (the data reaches far enough to tell) and rul_capped_hours
+    (``min(rul_hours, rul_cap)``; the cap also where no failure comes within it and the data
+    shows so; NaN where the data ends first) to ``features``."""
     failures = events[events["new_status"] == OFFLINE]
     out = features.copy()
     out["failure_time"] = _last_event(out, failures, "t", "forward", allow_exact=False).to_numpy()
@@ -198,4 +243,7 @@ def add_labels(features: pd.DataFrame, events: pd.DataFrame, horizon: timedelta,
     out["label"] = (rul <= horizon_h).fillna(False).astype("int64")
     reaches = out["time"] + pd.Timedelta(horizon) <= pd.Timestamp(data_end)
     out["label_known"] = (out["label"] == 1) | reaches
+    cap_h = rul_cap.total_seconds() / 3600.0
+    sees_cap = out["time"] + pd.Timedelta(rul_cap) <= pd.Timestamp(data_end)
+    out["rul_capped_hours"] = rul.clip(upper=cap_h).where(rul.notna(), np.where(sees_cap, cap_h, np.nan))
     return out
