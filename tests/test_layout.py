@@ -30,7 +30,8 @@ ALLOWED = {
     "lifecycle": {"stores", "analytics"},
     "reports": {"stores", "analytics"},
     "dashboards": {"stores", "analytics"},
-    "cli": {"stores", "ingest", "check", "analytics", "predictive", "lifecycle", "reports", "dashboards"},
+    "api": {"stores", "ingest", "check", "analytics"},
+    "cli": {"stores", "ingest", "check", "analytics", "predictive", "lifecycle", "reports", "dashboards", "api"},
 }
 
 
