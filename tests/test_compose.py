@@ -10,7 +10,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-?][^}]*)?\}")
-SECRETS = {"INFLUXDB_ADMIN_PASSWORD", "INFLUXDB_TOKEN", "JUPYTER_TOKEN"}
+SECRETS = {"INFLUXDB_ADMIN_PASSWORD", "INFLUXDB_TOKEN", "JUPYTER_TOKEN", "VIGILEOS_API_TOKEN"}
 
 
 def _compose_text() -> str:
@@ -30,7 +30,7 @@ def _documented() -> dict[str, str]:
 
 def test_compose_file_parses_and_has_the_three_services():
     compose = yaml.safe_load(_compose_text())
-    assert set(compose["services"]) == {"influxdb", "jupyterlab", "voila"}
+    assert set(compose["services"]) == {"influxdb", "jupyterlab", "voila", "api"}
     assert compose["services"]["influxdb"]["image"] == "influxdb:2.7"
     assert compose["services"]["influxdb"]["environment"]["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
     assert all("healthcheck" in service for service in compose["services"].values())

@@ -199,6 +199,16 @@ class Settings:
         "INFLUXDB_BUCKET", "equipment_metrics", "InfluxDB 2 bucket, or InfluxDB 1.x / 3.x database.")
     influxdb_username: str = setting("INFLUXDB_USERNAME", "", "InfluxDB user name.")
     influxdb_password: Secret = setting("INFLUXDB_PASSWORD", "", "InfluxDB password.", _secret, secret=True)
+    api_token: Secret = setting(
+        "VIGILEOS_API_TOKEN", "",
+        "Bearer token of the HTTP API's reads (vigileos serve); empty: reads are open, on a loopback address only.",
+        _secret, secret=True)
+    api_write_token: Secret = setting(
+        "VIGILEOS_API_WRITE_TOKEN", "",
+        "Bearer token of the HTTP API's writes (also accepted for reads); empty: no writes.", _secret, secret=True)
+    api_cors_origins: tuple[str, ...] = setting(
+        "VIGILEOS_API_CORS_ORIGINS", "",
+        "Comma-separated origins the HTTP API allows cross-origin requests from (empty: CORS off).", _names)
 
     def __post_init__(self) -> None:
         if not self.store_url:  # the seed's InfluxDB when it names one, else the embedded store

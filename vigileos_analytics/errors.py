@@ -59,6 +59,11 @@ __all__ = [
     "DashboardServerError",
     "EmptyStoreError",
     "NoEquipmentChosen",
+    "LineProtocolError",
+    "ApiError",
+    "ApiAuthError",
+    "UnknownEquipmentError",
+    "RequestTooLargeError",
 ]
 
 #: Every kind of store failure a ``problem`` attribute (and ``vigileos check``) can name.
@@ -178,3 +183,50 @@ class EmptyStoreError(VigileosError):
 
 class NoEquipmentChosen(VigileosError):
     """A dashboard's detail page was opened without an equipment."""
+
+
+class LineProtocolError(ValidationError):
+    """A refused line-protocol batch; ``problems`` are (line number, reason), ``total`` the
+    lines read. Nothing of the batch was written."""
+
+    def __init__(self, problems: list[tuple[int, str]], total: int, shown: int = 20) -> None:
+        listed = "; ".join(f"line {line}: {reason}" for line, reason in problems[:shown])
+        more = f" (and {len(problems) - shown} more)" if len(problems) > shown else ""
+        super().__init__(f"{len(problems)} bad line(s) of {total}, nothing written: {listed}{more}.",
+                         field="body", value=problems[:shown])
+        self.problems = problems
+        self.total = total
+
+
+class ApiError(VigileosError):
+    """An HTTP API answer other than 2xx (``vigileos serve``): ``status``, ``detail`` and, for
+    a bad parameter, ``parameter`` and ``value``; ``kind`` names the problem type."""
+
+    def __init__(self, status: int, detail: str, *, kind: str | None = None, parameter: str | None = None,
+                 value: Any = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.kind = status, detail, kind
+        self.parameter, self.value = parameter, value
+
+
+class ApiAuthError(ApiError):
+    """A request without the token it needs: 401 (missing or wrong) or 403 (a read token on a
+    write, or writes off)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(status, detail, kind="unauthorized" if status == 401 else "forbidden")
+
+
+class UnknownEquipmentError(ApiError):
+    """404: an equipment id neither in the inventory nor in the store."""
+
+    def __init__(self, equipment_id: str, parameter: str = "equipment_id") -> None:
+        super().__init__(404, f"unknown equipment {equipment_id!r} ({parameter}): neither in the inventory "
+                              "nor in the store.", kind="unknown-equipment", parameter=parameter, value=equipment_id)
+
+
+class RequestTooLargeError(ApiError):
+    """413: a request body over the API's size limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit:,} bytes.", kind="too-large")

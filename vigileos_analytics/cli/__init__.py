@@ -26,6 +26,7 @@ _COMMANDS = (
     (".admin", ("check", "config")),
     (".report", ("report",)),
     (".dashboard", ("dashboard",)),
+    (".serve", ("serve",)),
     (".templates", ("templates",)),
     (".collect", ("collect",)),
     (".lifecycle", ("backup", "restore", "export", "cleanup", "retention", "optimize", "maintain")),
