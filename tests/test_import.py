@@ -202,6 +202,18 @@ def test_bad_line_protocol_lines_are_reported_by_number(tmp_path, url):
     assert stored(url)["value"].tolist() == [1.0, 3.0]
 
 
+def test_a_line_protocol_tag_named_like_a_point_column_is_refused_on_its_line(tmp_path, url):
+    path = tmp_path / "tags.lp"
+    path.write_text("equipment_metrics,equipment_id=EQ-1,metric_type=cpu_usage value=1 1704067200000000000\n"
+                    "equipment_metrics,equipment_id=EQ-1,metric_type=cpu_usage,value=x value=2 1704067260000000000\n"
+                    "equipment_metrics,equipment_id=EQ-1,metric_type=cpu_usage,time=y value=3 1704067320000000000\n")
+    refused = run("import", str(path), store=url)
+    assert refused.exit_code == 3, refused.output
+    assert "line 2: 'value' cannot be a tag key" in refused.output
+    assert "line 3: 'time' cannot be a tag key" in refused.output
+    assert "line 1:" not in refused.output
+
+
 def test_line_protocol_takes_the_ids_for_the_whole_file(tmp_path, url):
     path = tmp_path / "plain.lp"
     path.write_text("equipment_metrics,site=x value=21.5 1704067200000000000\n")

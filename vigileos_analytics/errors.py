@@ -38,6 +38,7 @@ refusal left unwritten) copies its kind with ``**cause.kind()``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = [
@@ -64,7 +65,18 @@ __all__ = [
     "ApiAuthError",
     "UnknownEquipmentError",
     "RequestTooLargeError",
+    "exception_chain",
 ]
+
+def exception_chain(error: BaseException) -> Iterator[BaseException]:
+    """``error``, then what it was raised from or while handling, and so on; each once."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
 
 #: Every kind of store failure a ``problem`` attribute (and ``vigileos check``) can name.
 PROBLEMS = ("unreachable", "timeout", "unauthorized", "forbidden", "wrong_org", "missing_bucket", "missing_database",

@@ -38,10 +38,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from ..errors import ApiAuthError, LineProtocolError, ValidationError, WriteError
-from ..ingest.lineprotocol import _LINE, _tags
+from ..ingest.lineprotocol import parse_lines
 from ..ingest.recording import EquipmentMetricsService
 from ..ingest.rows import check_rows
-from ..schema import AVAILABILITY, CORE_COLUMNS, CPU_USAGE, MEASUREMENT, MEMORY_USAGE, RESPONSE_TIME, StatusRegistry
+from ..schema import AVAILABILITY, CORE_COLUMNS, CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME, StatusRegistry
 from ..stores.base import MetricsStore
 from .problems import PROBLEM_JSON, problem_response
 from .security import _matches, require_write
@@ -57,7 +57,6 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_REPORTED = 20
 _RESERVED_COLUMNS = (*CORE_COLUMNS, "_line")
 #: Columns of the staged frame a tag key cannot be.
-_NOT_TAGS = ("time", "value", "_line")
 
 
 # -- JSON writes ---------------------------------------------------------------------------
@@ -231,67 +230,21 @@ def _split_columns(lines: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array] | Non
 
 
 def _parse_checked(text: str, precision: str, now_ns: int) -> pd.DataFrame:
-    """:func:`parse_line_protocol` line by line, every problem kept with its line."""
-    lines = pd.Series(text.split("\n"), dtype=object)
-    numbers = np.arange(1, len(lines) + 1)
-    stripped = lines.str.strip()
-    kept = ((stripped != "") & ~stripped.str.startswith("#")).to_numpy()
-    lines, numbers = lines[kept].reset_index(drop=True), numbers[kept]
-    problems: list[tuple[int, str]] = []
-
-    def refuse(mask: np.ndarray, reason: str | pd.Series) -> None:
-        reasons = reason[mask].tolist() if isinstance(reason, pd.Series) else [reason] * int(mask.sum())
-        problems.extend(zip(numbers[mask].tolist(), reasons, strict=True))
-
-    parts = lines.str.extract(_LINE)
-    unmatched = parts["measurement"].isna().to_numpy()
-    refuse(unmatched, "not line protocol (MEASUREMENT,TAG=VALUE value=NUMBER [TIMESTAMP])")
-    measurement = parts["measurement"].fillna("").str.replace(r"\\([, ])", r"\1", regex=True)
-    refuse((~unmatched) & (measurement != MEASUREMENT).to_numpy(),
-           f"measurement {MEASUREMENT!r} expected; got " + measurement.map(repr))
-    value_text = parts["fields"].fillna("").str.extract(r"^value=([^,]*)$")[0]
-    no_value = (~unmatched) & value_text.isna().to_numpy()
-    refuse(no_value, "one field, value, expected; got " + parts["fields"].fillna("").map(repr))
-    value_text = value_text.fillna("").str.replace(r"^([-+]?\d+)[iu]$", r"\1", regex=True)
-    values = pd.to_numeric(value_text, errors="coerce").to_numpy(dtype="float64")
-    refuse((~unmatched) & (~no_value) & np.isnan(values), "value " + value_text.map(repr) + " is not a number")
-    times = _times(parts["time"], unmatched, PRECISIONS[precision], now_ns, refuse)
-    staged = pd.DataFrame({"time": times, "value": values, "_line": numbers})
-    tags = _tags(parts["tags"].fillna(""), numbers, refuse)
-    clashing = [c for c in tags.columns if c in _NOT_TAGS]
-    for key in clashing:
-        refuse(tags[key].notna().to_numpy(), f"{key!r} cannot be a tag key")
-    staged = staged.join(tags.drop(columns=clashing))
-    for core in ("equipment_id", "metric_type"):
-        staged[core] = staged[core].fillna("") if core in staged else ""
-    free = [c for c in staged.columns if c not in _RESERVED_COLUMNS]
-    frame, found, _ = check_rows(staged, free)
+    """:func:`parse_line_protocol` line by line (:func:`..ingest.lineprotocol.parse_lines`,
+    then the points' own checks), every problem kept with its line."""
+    staged, problems = parse_lines(text, PRECISIONS[precision], now_ns)
+    frame, found, _ = check_rows(staged, [c for c in staged.columns if c not in _RESERVED_COLUMNS])
     problems += found
     availability = (frame["metric_type"] == AVAILABILITY).to_numpy() & ~np.isin(frame["value"].to_numpy(), (0, 1))
-    refuse(availability, "availability values are 1 (available) or 0 (unavailable); got "
-           + frame["value"].map(repr))
+    problems += zip(frame["_line"][availability].tolist(),
+                    ("availability values are 1 (available) or 0 (unavailable); got " + frame["value"].map(repr))[
+                        availability].tolist(), strict=True)
     if problems:
         first: dict[int, str] = {}
         for line, reason in sorted(problems, key=lambda p: p[0]):
             first.setdefault(line, reason)
-        raise LineProtocolError(sorted(first.items()), len(lines), MAX_REPORTED)
+        raise LineProtocolError(sorted(first.items()), len(staged), MAX_REPORTED)
     return frame.drop(columns="_line")
-
-
-def _times(text: pd.Series, unmatched: np.ndarray, unit_ns: int, now_ns: int | None, refuse) -> pd.Series:
-    digits = text.where(text.fillna("").str.fullmatch(r"-?\d{1,19}"))
-    number = pd.to_numeric(digits, errors="coerce", dtype_backend="numpy_nullable")
-    given = text.notna().to_numpy()
-    valid = number.notna().to_numpy()
-    refuse((~unmatched) & given & ~valid, "timestamp " + text.fillna("").map(repr) + " is not an integer")
-    approx = number.astype("Float64").to_numpy(dtype="float64", na_value=np.nan) * unit_ns
-    too_big = valid & ~(np.abs(approx) < 9.2e18)
-    refuse((~unmatched) & too_big, "timestamp " + text.fillna("").map(repr) + " is out of range for this precision")
-    ns = np.zeros(len(text), dtype="int64")
-    ok = valid & ~too_big
-    ns[ok] = number[ok].astype("int64").to_numpy() * unit_ns  # exact integers, no float rounding
-    ns[~given] = now_ns if now_ns is not None else time.time_ns()
-    return pd.Series(pd.to_datetime(ns, unit="ns", utc=True))
 
 
 def read_body(raw: bytes, encoding: str | None) -> str:

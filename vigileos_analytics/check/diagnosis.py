@@ -21,10 +21,9 @@ unit tests of :func:`diagnose_http`, not by a live server.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..errors import PROBLEMS, StoreError
+from ..errors import PROBLEMS, StoreError, exception_chain
 from ..stores.influx_errors import REFUSED, one_line, problem_of_answer, server_message
 
 __all__ = ["PROBLEMS", "Diagnosis", "body_message", "diagnose", "diagnose_http", "diagnose_text", "one_line",
@@ -119,22 +118,13 @@ def diagnose_text(text: str, where: str) -> Diagnosis:
     return Diagnosis("failed", one_line(text))
 
 
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
 def diagnose(error: BaseException | str, where: str) -> Diagnosis:
     """The problem behind an exception: the first error in its cause chain that knows its
     kind (a ``StoreError`` with a ``problem`` or ``status``, a driver's HTTP error, a refused
     connection); ``failed`` when none does. A string is read by :func:`diagnose_text`."""
     if isinstance(error, str):
         return diagnose_text(error, where)
-    for link in _chain(error):
+    for link in exception_chain(error):
         if isinstance(link, StoreError):
             if link.problem is not None or link.status is not None:
                 return _typed(link, where)

@@ -32,11 +32,13 @@ _TAG = rf",(?P<key>{_NAME})=(?P<value>{_NAME})"
 _UNESCAPE = r"\\([,= ])"
 
 
+#: Tag keys that would collide with a point's own columns.
+RESERVED_TAG_KEYS = ("time", "value", "_line")
+
+
 def read_line_protocol(path: str | Path) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
-    """The points of a line-protocol file as text columns ``time`` (datetime64[ns, UTC]),
-    ``equipment_id``, ``metric_type`` ('' where the line lacks the tag), ``value`` (float),
-    ``_line`` and one column per free tag key (None where absent); and the lines refused
-    as (line number, reason)."""
+    """:func:`parse_lines` of a file written as ``vigileos export`` writes it (nanosecond
+    timestamps, required)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError as exc:
@@ -44,7 +46,18 @@ def read_line_protocol(path: str | Path) -> tuple[pd.DataFrame, list[tuple[int, 
     except (UnicodeDecodeError, IsADirectoryError) as exc:
         raise ValidationError(f"{path} is not a readable UTF-8 text file: {exc}", field="path",
                               value=str(path)) from exc
-    lines = pd.Series(text.splitlines(), dtype=object)
+    return parse_lines(text)
+
+
+def parse_lines(text: str, unit_ns: int = 1, now_ns: int | None = None) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+    """One row per line of ``text`` (blank and ``#`` lines skipped, lines numbered from 1 over
+    the whole text): ``time`` (datetime64[ns, UTC]), ``value`` (float), ``_line``,
+    ``equipment_id`` and ``metric_type`` ('' where the line lacks the tag) and one column
+    per free tag key (None where absent); and the refused lines as (line number, reason).
+
+    Timestamps count ``unit_ns`` nanoseconds; a line without one gets ``now_ns``, or is
+    refused when ``now_ns`` is None."""
+    lines = pd.Series(text.split("\n"), dtype=object)
     numbers = np.arange(1, len(lines) + 1)
     stripped = lines.str.strip()
     kept = ((stripped != "") & ~stripped.str.startswith("#")).to_numpy()
@@ -67,21 +80,34 @@ def read_line_protocol(path: str | Path) -> tuple[pd.DataFrame, list[tuple[int, 
     value_text = value_text.fillna("").str.replace(r"^([-+]?\d+)[iu]$", r"\1", regex=True)
     values = pd.to_numeric(value_text, errors="coerce").to_numpy(dtype="float64")
     refuse((~unmatched) & (~no_value) & np.isnan(values), "value " + value_text.map(repr) + " is not a number")
-    times = _times(parts["time"], unmatched, refuse)
-    frame = pd.DataFrame({"time": times, "value": values, "_line": numbers})
-    frame = frame.join(_tags(parts["tags"].fillna(""), numbers, refuse))
+    times = _times(parts["time"], unmatched, unit_ns, now_ns, refuse)
+    tags = _tags(parts["tags"].fillna(""), numbers, refuse)
+    clashing = [key for key in tags.columns if key in RESERVED_TAG_KEYS]
+    for key in clashing:
+        refuse(tags[key].notna().to_numpy(), f"{key!r} cannot be a tag key")
+    frame = pd.DataFrame({"time": times, "value": values, "_line": numbers}).join(tags.drop(columns=clashing))
     for core in ("equipment_id", "metric_type"):
         frame[core] = frame[core].fillna("") if core in frame else ""
     return frame, problems
 
 
-def _times(text: pd.Series, unmatched: np.ndarray, refuse) -> pd.Series:
-    ns = pd.to_numeric(text.where(text.fillna("").str.fullmatch(r"-?\d{1,19}")), errors="coerce")
-    missing = (~unmatched) & text.isna().to_numpy()
-    refuse(missing, "no timestamp (nanoseconds since the epoch)")
-    refuse((~unmatched) & (~missing) & ns.isna().to_numpy(),
-           "timestamp " + text.fillna("").map(repr) + " is not an integer number of nanoseconds")
-    return pd.to_datetime(ns, unit="ns", utc=True, errors="coerce")
+def _times(text: pd.Series, unmatched: np.ndarray, unit_ns: int, now_ns: int | None, refuse) -> pd.Series:
+    digits = text.where(text.fillna("").str.fullmatch(r"-?\d{1,19}"))
+    number = pd.to_numeric(digits, errors="coerce", dtype_backend="numpy_nullable")
+    given = text.notna().to_numpy()
+    valid = number.notna().to_numpy()
+    if now_ns is None:
+        refuse((~unmatched) & ~given, "no timestamp (nanoseconds since the epoch)")
+    refuse((~unmatched) & given & ~valid, "timestamp " + text.fillna("").map(repr) + " is not an integer")
+    approx = number.astype("Float64").to_numpy(dtype="float64", na_value=np.nan) * unit_ns
+    too_big = valid & ~(np.abs(approx) < 9.2e18)
+    refuse((~unmatched) & too_big, "timestamp " + text.fillna("").map(repr) + " is out of range for this precision")
+    ns = np.zeros(len(text), dtype="int64")
+    ok = valid & ~too_big
+    ns[ok] = number[ok].astype("int64").to_numpy() * unit_ns  # exact integers, no float rounding
+    if now_ns is not None:
+        ns[~given] = now_ns
+    return pd.Series(pd.to_datetime(ns, unit="ns", utc=True))
 
 
 def _tags(tags: pd.Series, numbers: np.ndarray, refuse) -> pd.DataFrame:

@@ -37,6 +37,7 @@ from ..errors import (
     StoreError,
     StoreNotFoundError,
     StoreTimeoutError,
+    exception_chain,
 )
 
 __all__ = [
@@ -118,18 +119,9 @@ def answer_error(status: int, body: str | bytes | None, server: str, *, refused:
                  server=server, problem=problem_of_answer(status, message), detail=message or None)
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
 def _reason(exc: BaseException, host: str) -> str | None:
     """Why the connection failed, from the first socket-level cause in ``exc``'s chain."""
-    for link in _chain(exc):
+    for link in exception_chain(exc):
         if isinstance(link, ConnectionRefusedError):
             return REFUSED
         if isinstance(link, socket.gaierror):
@@ -148,7 +140,7 @@ def _timed_out(link: BaseException) -> bool:
 
 def network_error(exc: BaseException, server: str, timeout_s: float | None = None) -> StoreConnectionError:
     """The error for a request that got no HTTP answer (``exc`` from requests, urllib3 or a socket)."""
-    links = list(_chain(exc))
+    links = list(exception_chain(exc))
     if any(_timed_out(link) for link in links):
         within = f"within {timeout_s:g} s" if timeout_s is not None else "in time"
         return StoreTimeoutError(f"{server} did not answer {within} (raise ?timeout= in the store URL if the "
