@@ -36,8 +36,9 @@ demo-deps:
 system-deps:
 	@bash scripts/install-system-deps.sh
 
+# Two processes, one test file each at a time (module-scoped servers start once per file).
 test: $(STAMP) system-deps lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # Lint and type check: part of make test and make check.
 lint: $(STAMP)

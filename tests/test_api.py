@@ -20,6 +20,7 @@ import requests
 
 from vigileos_analytics.analytics.alerts import current_alerts, list_alerts
 from vigileos_analytics.analytics.service import EquipmentAnalyticsService
+from vigileos_analytics.api.paging import first_points
 from vigileos_analytics.schema import Point
 from vigileos_analytics.stores import open_store
 
@@ -28,6 +29,7 @@ from .conftest import FLEET_END
 TOKEN = "read-token-for-tests"
 WRITE_TOKEN = "write-token-for-tests"
 START = FLEET_END - timedelta(days=2)
+ALLOWED_ORIGIN = "https://status.example.org"
 
 
 def _free_port() -> int:
@@ -57,9 +59,9 @@ def _wait(process: subprocess.Popen, base: str, headers: dict[str, str]) -> None
             log = Path(base.replace("http://127.0.0.1:", "serve-") + ".log")
             raise AssertionError(f"the server exited (see its log {log.name})")
         try:
-            if requests.get(f"{base}/api/health", headers=headers, timeout=2).status_code == 200:
+            if requests.get(f"{base}/api/health", headers=headers, timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or slow on a busy machine
             pass
         time.sleep(0.1)
     raise AssertionError("the server did not answer within 60 s")
@@ -82,9 +84,9 @@ def folder(seeded_fleet_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="module")
 def servers(folder: Path):
-    """Two servers started together: one with tokens, one with reads open."""
+    """Two servers started together: one with tokens, one with reads open and CORS on."""
     guarded = _start(folder, VIGILEOS_API_TOKEN=TOKEN, VIGILEOS_API_WRITE_TOKEN=WRITE_TOKEN)
-    open_ = _start(folder)
+    open_ = _start(folder, VIGILEOS_API_CORS_ORIGINS=f"{ALLOWED_ORIGIN},https://other.example")
     try:
         _wait(*guarded, {"Authorization": f"Bearer {TOKEN}"})
         _wait(*open_, {})
@@ -167,6 +169,41 @@ def test_metrics_pages_follow_the_next_link_without_losing_a_point(api, service)
     assert seen == expected
 
 
+def test_a_limit_on_a_long_range_returns_the_first_points(api, service):
+    # Ten years of range over ten days of data: the page is the first 7 points and the link goes on.
+    # One metric type: one point per instant, so a page is exactly `limit` points.
+    response = api("/api/equipment/EQ-0003/metrics/", start_time="2014-02-01T00:00:00+00:00",
+                   end_time=FLEET_END.isoformat(), metric_type="cpu_usage", limit=7)
+    assert response.status_code == 200, response.text
+    assert response.elapsed.total_seconds() < 5
+    body = response.json()
+    everything = service.metrics_payload("EQ-0003", FLEET_END - timedelta(days=11), FLEET_END, "cpu_usage")["metrics"]
+    assert body["count"] == 7 and len(everything) > 1000
+    assert body["metrics"] == everything[:7]
+    assert body["next"] is not None
+    following = requests.get(body["next"], headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30).json()
+    assert following["metrics"] == everything[7:14]
+
+
+def test_a_page_reads_about_its_size_from_the_store(service):
+    # first_points, the page's read, in process on the same store: few points read for a
+    # small page over the whole fleet period, and exactly the first ones.
+    start, end = FLEET_END - timedelta(days=11), FLEET_END
+    everything = service.get_equipment_metrics("EQ-0001", start, end)
+    assert len(everything) > 5000
+    for want in (1, 25, 600):
+        frame, complete = first_points(service, "EQ-0001", start, end, None, want)
+        # At most twice the page, or up to the end of the second of its last point.
+        same_second = int((everything["time"] < everything["time"].iloc[want - 1].ceil("s")
+                           + pd.Timedelta(seconds=1)).sum())
+        assert want <= len(frame) <= max(2 * want, same_second)
+        assert not complete
+        assert frame["time"].tolist() == everything["time"].iloc[:len(frame)].tolist()
+        assert frame["value"].tolist() == everything["value"].iloc[:len(frame)].tolist()
+    frame, complete = first_points(service, "EQ-0001", start, end, "cpu_usage", 10**6)
+    assert complete and len(frame) == int((everything["metric_type"] == "cpu_usage").sum())
+
+
 def test_metrics_as_csv(api, service):
     response = api("/api/equipment/EQ-0001/metrics/", start_time=START.isoformat(), end_time=FLEET_END.isoformat(),
                    metric_type="memory_usage", format="csv")
@@ -198,6 +235,24 @@ def test_dashboard_equals_the_fleet_summary(api, service):
                                       "memory_avg": want["performance"]["memory_usage"],
                                       "response_time_avg": want["performance"]["response_time"]}
         assert row["coverage_24h"] == want["coverage_24h"]
+
+
+def test_the_shared_dashboard_is_the_fleet_summary_at_its_time(api, service):
+    # Without `at`: the shared snapshot (worker process, served as ready bytes) must be exactly
+    # the in-process summary at the time it says it was computed.
+    first = api("/api/influxdb/dashboard/")
+    assert first.status_code == 200 and first.headers["content-type"] == "application/json"
+    again = api("/api/influxdb/dashboard/", hours=24)
+    for body in (first.json(), again.json()):
+        summary = service.fleet_summary(now=pd.Timestamp(body["generated_at"]).to_pydatetime(),
+                                        period=timedelta(hours=24))
+        assert body["summary"] == summary["summary"] and body["summary"]["total_equipment"] == 6
+        assert [(r["equipment_id"], r["current_status"], r["availability_24h"], r["last_metric"])
+                for r in body["equipment_metrics"]] == [
+            (r["equipment_id"], r["status"], r["availability_24h"], r["last_metric_time"])
+            for r in summary["equipment"]]
+    other = api("/api/influxdb/dashboard/", hours=48).json()
+    assert other["hours"] == 48
 
 
 def _rows(table: pd.DataFrame) -> list[dict]:
@@ -282,6 +337,12 @@ def test_reads_need_the_token_when_one_is_set(servers):
     base = servers[0]
     _problem(requests.get(base + "/api/equipment", timeout=10), 401)
     _problem(requests.get(base + "/api/equipment", headers={"Authorization": "Bearer wrong"}, timeout=10), 401)
+    # The dashboard too, while a snapshot is ready to serve.
+    assert requests.get(base + "/api/influxdb/dashboard/", headers={"Authorization": f"Bearer {TOKEN}"},
+                        timeout=60).status_code == 200
+    _problem(requests.get(base + "/api/influxdb/dashboard/", timeout=10), 401)
+    _problem(requests.get(base + "/api/influxdb/dashboard/?hours=24", headers={"Authorization": "Bearer wrong"},
+                          timeout=10), 401)
     assert requests.get(base + "/api/equipment", headers={"Authorization": f"Bearer {WRITE_TOKEN}"},
                         timeout=10).status_code == 200
 
@@ -329,3 +390,60 @@ def test_serve_refuses_a_public_address_without_a_token(folder):
     assert result.returncode == 4
     assert "VIGILEOS_API_TOKEN" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# -- CORS and a failing store ----------------------------------------------------------------
+
+
+def test_cors_answers_only_the_configured_origins(servers):
+    base = servers[1]
+    allowed = requests.get(base + "/api/equipment", headers={"Origin": ALLOWED_ORIGIN}, timeout=10)
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    other = requests.get(base + "/api/equipment", headers={"Origin": "https://evil.example"}, timeout=10)
+    assert other.status_code == 200
+    assert "access-control-allow-origin" not in other.headers
+    preflight = requests.options(base + "/api/equipment", timeout=10, headers={
+        "Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "Authorization"})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    assert "GET" in preflight.headers["access-control-allow-methods"]
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    refused = requests.options(base + "/api/equipment", timeout=10, headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+    assert refused.status_code == 400
+    assert "access-control-allow-origin" not in refused.headers
+    # Without the setting (the guarded server), no CORS header at all.
+    off = requests.get(servers[0] + "/api/equipment", timeout=10,
+                       headers={"Origin": ALLOWED_ORIGIN, "Authorization": f"Bearer {TOKEN}"})
+    assert "access-control-allow-origin" not in off.headers
+
+
+@pytest.mark.slow  # starts a server of its own
+def test_an_unreachable_store_is_a_503_problem(folder, tmp_path):
+    # An InfluxDB URL on a loopback port nobody listens on: every store read is refused.
+    closed = _free_port()
+    process, base = _start(tmp_path, VIGILEOS_STORE_URL=f"influxdb1+http://127.0.0.1:{closed}/metrics",
+                           VIGILEOS_INVENTORY=str(folder / "inventory.csv"))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, "the server exited"
+            try:
+                if requests.get(base + "/openapi.json", timeout=5).status_code == 200:
+                    break
+            except (requests.ConnectionError, requests.Timeout):
+                assert time.monotonic() < deadline, "the server did not answer within 60 s"
+                time.sleep(0.1)
+        for path, params in (("/api/equipment", {}), ("/api/influxdb/dashboard/", {}),
+                             ("/api/equipment/EQ-0001/metrics/", {"start_time": START.isoformat()}),
+                             ("/api/availability", {})):
+            body = _problem(requests.get(base + path, params=params, timeout=30), 503)
+            assert body["title"] == "Store unavailable"
+            assert f"127.0.0.1:{closed}" in body["detail"]
+        health = requests.get(base + "/api/health", timeout=30)
+        assert health.status_code == 503 and health.json()["ok"] is False
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -91,6 +91,35 @@ def _post(server: Server, path: str, **kwargs) -> httpx.Response:
     return httpx.post(f"{server.base}{path}", timeout=30, **kwargs)
 
 
+def _dashboard(server: Server) -> dict:
+    answer = httpx.get(f"{server.base}/api/influxdb/dashboard/", timeout=60,
+                       headers={"Authorization": f"Bearer {READ_TOKEN}"})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _row(dashboard: dict, equipment_id: str) -> dict:
+    return next(r for r in dashboard["equipment_metrics"] if r["equipment_id"] == equipment_id)
+
+
+def test_the_dashboard_answers_a_write_at_once(server: Server) -> None:
+    # The dashboard is a shared snapshot; the read right after a write must include it.
+    before = _dashboard(server)
+    assert "F-1" not in [r["equipment_id"] for r in before["equipment_metrics"]]
+    at = (datetime.now(UTC) - timedelta(minutes=2)).replace(microsecond=0)
+    assert _post(server, "/api/equipment/F-1/status", json={
+        "previous_status": "operational", "new_status": "maintenance", "time": at.isoformat()}).status_code == 204
+    after = _dashboard(server)
+    assert _row(after, "F-1")["current_status"] == "maintenance"
+    assert after["summary"]["total_equipment"] == before["summary"]["total_equipment"] + 1
+    assert after["summary"]["maintenance"] == before["summary"]["maintenance"] + 1
+    line = f"equipment_metrics,equipment_id=F-1,metric_type=cpu_usage value=42.5 {int(at.timestamp())}"
+    assert _post(server, "/write?db=metrics&precision=s", content=line).status_code == 204
+    last = _dashboard(server)
+    assert _row(last, "F-1")["performance"]["cpu_avg"] == 42.5
+    assert _row(last, "F-1")["last_metric"] == at.isoformat()
+
+
 # -- JSON writes -----------------------------------------------------------------------------
 
 def test_metric_is_written_before_the_answer(server: Server) -> None:

@@ -157,3 +157,64 @@ def test_analytics_refuse_bad_options(embedded_store):
         embedded_store.query(__import__("vigileos_analytics").Selection(T0, W_END, equipment_ids=[1, 2]))
     with pytest.raises(ValidationError, match="maintenance"):
         svc.calculate_availability("EQ-1", T0, W_END, maintenance_windows=[(W_END, T0)])
+
+
+def test_fleet_summary_rows_worked_out_by_hand(embedded_store):
+    """Every figure of every row of a small fleet, including equipment without data and
+    equipment with data but no inventory row."""
+    import pandas as pd
+
+    with EquipmentMetricsService(embedded_store) as rec:
+        rec.record_status_change("EQ-1", "offline", "operational", time=T0 - timedelta(minutes=10))
+        rec.record_status_change("EQ-2", "operational", "offline", time=T0 + timedelta(minutes=30))
+    embedded_store.write_frame(points_frame("EQ-1", "availability", [0, 10, 20, 30, 40, 50], [1, 1, 1, 0, 0, 1]))
+    embedded_store.write_frame(points_frame("EQ-1", "cpu_usage", [10, 20], [20.0, 40.0]))
+    embedded_store.write_frame(points_frame("EQ-1", "response_time", [15], [100.0]))
+    embedded_store.write_frame(points_frame("EQ-2", "availability", [0], [1]))
+    embedded_store.write_frame(points_frame("EQ-4", "cpu_usage", [50], [70.0]))
+    inventory = pd.DataFrame({"equipment_id": ["EQ-1", "EQ-2", "EQ-3"], "name": ["One", "Two", "Three"],
+                              "type": ["server", "server", "machine"], "location": ["Paris", "Lyon", "Lille"]})
+    svc = EquipmentAnalyticsService(embedded_store, inventory=inventory, staleness=timedelta(minutes=10))
+    payload = svc.fleet_summary(now=W_END, period=timedelta(hours=1))
+
+    rows = {r["equipment_id"]: r for r in payload["equipment"]}
+    assert [r["equipment_id"] for r in payload["equipment"]] == ["EQ-1", "EQ-2", "EQ-3", "EQ-4"]
+    # EQ-1: up 0..30 and 50..60, down 30..50 (10 min staleness joins the samples).
+    assert rows["EQ-1"] == {
+        "equipment_id": "EQ-1", "name": "One", "type": "server", "location": "Paris", "status": "operational",
+        "availability_24h": pytest.approx(200 / 3), "coverage_24h": 100.0,
+        "last_metric_time": "2024-01-01T00:50:00+00:00",
+        "performance": {"cpu_usage": 30.0, "memory_usage": None, "response_time": 100.0},
+    }
+    # EQ-2: one sample at 0 covers 10 minutes; its last point is the status change at 30.
+    assert rows["EQ-2"]["status"] == "offline" and rows["EQ-2"]["availability_24h"] == 100.0
+    assert rows["EQ-2"]["coverage_24h"] == pytest.approx(100 / 6)
+    assert rows["EQ-2"]["last_metric_time"] == "2024-01-01T00:30:00+00:00"
+    assert rows["EQ-2"]["performance"] == {"cpu_usage": None, "memory_usage": None, "response_time": None}
+    # EQ-3: in the inventory, no data at all.
+    assert rows["EQ-3"] == {
+        "equipment_id": "EQ-3", "name": "Three", "type": "machine", "location": "Lille", "status": "unknown",
+        "availability_24h": None, "coverage_24h": 0.0, "last_metric_time": None,
+        "performance": {"cpu_usage": None, "memory_usage": None, "response_time": None},
+    }
+    # EQ-4: data but no inventory row: named after its id.
+    assert rows["EQ-4"] == {
+        "equipment_id": "EQ-4", "name": "EQ-4", "type": "", "location": "", "status": "unknown",
+        "availability_24h": None, "coverage_24h": 0.0, "last_metric_time": "2024-01-01T00:50:00+00:00",
+        "performance": {"cpu_usage": 70.0, "memory_usage": None, "response_time": None},
+    }
+    assert payload["summary"] == {"total_equipment": 4, "operational": 1, "maintenance": 0, "offline": 1,
+                                  "average_availability": pytest.approx((200 / 3 + 100) / 2)}
+    assert all(type(v) is float for r in rows.values() for v in (r["availability_24h"], r["coverage_24h"])
+               if v is not None)
+
+
+def test_fleet_availability_ignores_rows_of_equipment_not_asked_for(embedded_store):
+    embedded_store.write_frame(points_frame("EQ-1", "availability", [0, 30], [1, 0]))
+    embedded_store.write_frame(points_frame("EQ-2", "availability", [0], [0]))
+    table = service(embedded_store, 60).fleet_availability(T0, W_END, ["EQ-2", "EQ-1"])
+    # Rows in the order asked; EQ-2 down the whole hour, EQ-1 up 0..30 then down.
+    assert table["equipment_id"].tolist() == ["EQ-2", "EQ-1"]
+    assert table["downtime_s"].tolist() == [3600.0, 1800.0] and table["uptime_s"].tolist() == [0.0, 1800.0]
+    only = service(embedded_store, 60).fleet_availability(T0, W_END, ["EQ-1"])
+    assert only["downtime_s"].tolist() == [1800.0] and only["outages"].tolist() == [1]

@@ -143,6 +143,29 @@ def test_bad_password_and_no_credentials_are_401(influxd_auth, monkeypatch):
 
 
 @pytest.mark.influxdb
+def test_with_a_token_and_a_user_both_set_influxdb1_urls_send_the_user(influxd_auth, monkeypatch):
+    url = f"influxdb1+{influxd_auth.url}/bothdb?create_database=true&spool=off"
+    monkeypatch.setenv("INFLUXDB_TOKEN", "a-token-for-influxdb2")
+    assert_one_line_failure(run_check(url), "answered 401")  # InfluxDB 1.x knows no tokens
+    monkeypatch.setenv("INFLUXDB_USERNAME", ADMIN_USER)
+    monkeypatch.setenv("INFLUXDB_PASSWORD", ADMIN_PASSWORD)
+    result = run_check(url)
+    assert result.exit_code == 0, result.output
+    monkeypatch.setenv("INFLUXDB_PASSWORD", "wrong-pw")
+    assert_one_line_failure(run_check(url), "answered 401")
+
+
+def test_credentials_in_the_store_url_are_refused_and_never_shown(monkeypatch):
+    for url in ("influxdb1+http://admin:pw-9f3@127.0.0.1:9/db", "influxdb2+http://admin:pw-9f3@127.0.0.1:9",
+                "influxdb3+https://tok:pw-9f3@127.0.0.1:9/db"):
+        for args in ((), ("--json",)):
+            result = run_check(url, *args)
+            assert result.exit_code == 4, result.output
+            assert "pw-9f3" not in result.output and "admin" not in result.output and "tok:" not in result.output
+            assert "://***@127.0.0.1:9" in result.output and "INFLUXDB_USERNAME and INFLUXDB_PASSWORD" in result.output
+
+
+@pytest.mark.influxdb
 def test_an_influxdb2_url_on_a_1x_server_says_which_url_to_use(influxd, monkeypatch):
     monkeypatch.setenv("INFLUXDB_TOKEN", "some-token")
     monkeypatch.setenv("INFLUXDB_ORG", "acme")

@@ -162,6 +162,44 @@ def test_simulate_command_writes_store_inventory_and_truth(tmp_path):
     assert (tmp_path / "data" / "inventory.csv").is_file() and (tmp_path / "data" / "truth" / "failures.csv").is_file()
 
 
+def test_simulate_refuses_to_replace_an_inventory_of_the_users_own(tmp_path):
+    inventory = tmp_path / "data" / "inventory.csv"
+    inventory.parent.mkdir()
+    own = "equipment_id,name\nSRV-PROD-1,Web\nSRV-PROD-2,Database\n"
+    inventory.write_text(own, encoding="utf-8")
+    url = f"duckdb:///{tmp_path / 'sim.duckdb'}"
+    simulate = ("simulate", "-n", "3", "--days", "1", "--end", "2024-01-02", "--quiet")
+    refused = run(*simulate, store=url)
+    assert refused.exit_code == 3
+    assert refused.output.startswith(f"Error: The inventory {Path('data/inventory.csv')} exists and was not written by "
+                                     "the simulator") and "--overwrite-inventory" in refused.output
+    assert inventory.read_text(encoding="utf-8") == own and not (tmp_path / "sim.duckdb").exists()
+
+    assert run(*simulate, "--overwrite-inventory", store=url).exit_code == 0
+    assert inventory.read_text(encoding="utf-8").splitlines()[1].startswith("EQ-0001,")
+    # The simulator's own inventory it replaces without asking; once edited, it is the user's again.
+    assert run(*simulate, "--seed", "7", store=url).exit_code == 0
+    inventory.write_text(inventory.read_text(encoding="utf-8").replace("EQ-0003", "SRV-PROD-3"), encoding="utf-8")
+    assert run(*simulate, store=url).exit_code == 3
+
+
+def test_config_and_check_mask_credentials_in_influxdb_url(tmp_path, monkeypatch):
+    monkeypatch.setenv("INFLUXDB_URL", "http://admin:pw-9f3@127.0.0.1:9/")
+    shown = run("config", "--json")
+    assert shown.exit_code == 0 and "pw-9f3" not in shown.output and "admin" not in shown.output
+    values = {row["setting"]: row["value"] for row in json.loads(shown.output)}
+    assert values["INFLUXDB_URL"] == "http://***@127.0.0.1:9/"
+    assert values["VIGILEOS_STORE_URL"] == "influxdb2+http://***@127.0.0.1:9/"
+    table = run("config")
+    assert table.exit_code == 0 and "pw-9f3" not in table.output and "http://***@127.0.0.1:9/" in table.output
+    for command in (("check",), ("check", "--json"), ("summary",)):
+        result = run(*command)
+        assert result.exit_code == 4, result.output
+        assert "pw-9f3" not in result.output and "admin" not in result.output
+        assert "influxdb2+http://***@127.0.0.1:9/ holds a user name or password" in result.output
+        assert "INFLUXDB_USERNAME and INFLUXDB_PASSWORD" in result.output
+
+
 def test_help_lists_every_command_and_exit_codes():
     out = subprocess.run([sys.executable, "-m", "vigileos_analytics", "--help"], capture_output=True, text=True,
                          check=True).stdout

@@ -10,7 +10,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-?][^}]*)?\}")
-SECRETS = {"INFLUXDB_ADMIN_PASSWORD", "INFLUXDB_TOKEN", "JUPYTER_TOKEN", "VIGILEOS_API_TOKEN"}
+SECRETS = {"INFLUXDB_ADMIN_PASSWORD", "INFLUXDB_TOKEN", "JUPYTER_TOKEN", "VIGILEOS_API_TOKEN",
+           "VIGILEOS_DASHBOARD_TOKEN"}
 
 
 def _compose_text() -> str:
@@ -81,6 +82,9 @@ def test_voila_service_runs_the_cli_dashboard_server():
     assert any(mapping.endswith(f":{port}") for mapping in services["voila"]["ports"])
     flags = [word for word in command[2:] if word.startswith("-")]
     assert set(flags) <= _cli_options("dashboard"), f"unknown options in {command}"
+    # 0.0.0.0 is refused without a token: the service must be given one, required (no default).
+    assert "VIGILEOS_DASHBOARD_TOKEN" in services["voila"]["environment"]
+    assert "VIGILEOS_DASHBOARD_TOKEN" in " ".join(services["voila"]["healthcheck"]["test"])
     for name, service in services.items():
         text = " ".join(service["command"]) if isinstance(service.get("command"), list) else service.get("command", "")
         assert not re.match(r"\s*(python -m )?voila\b", text), f"{name} starts voila directly: {text}"

@@ -9,6 +9,7 @@ update (``set_state``); tests/test_dashboards.py has them come from a real page.
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -218,13 +219,21 @@ def test_a_malformed_grace_is_shown_on_the_page_and_the_default_used(monkeypatch
     assert f"{GRACE_ENV} must be at least 3 seconds; got &#x27;often&#x27;" in page.problems.value
 
 
-def test_voila_culls_silent_kernels_after_10_minutes_but_never_a_connected_one(tmp_path):
-    command = voila_command(tmp_path, "127.0.0.1", 8866)
+def test_voila_runs_bounded_culls_silent_kernels_after_10_minutes_but_never_a_connected_one(tmp_path):
+    command = voila_command(tmp_path, "127.0.0.1", 8866, max_kernels=8, unconnected_timeout_s=60)
+    assert command[1:3] == ["-m", "vigileos_analytics.dashboards.voila_app"]
+    assert "--max-kernels=8" in command and "--unconnected-timeout=60" in command
+    assert "--preheat_kernel=True" in command and "--pool_size=1" in command
     assert "--MappingKernelManager.cull_idle_timeout=600" in command
-    assert "--MappingKernelManager.cull_interval=60" in command
-    assert not [arg for arg in command if "cull_connected" in arg or "cull_busy" in arg]
-    short = voila_command(tmp_path, "127.0.0.1", 8866, cull_idle_s=5, cull_interval_s=1)
+    # The culler looks four times per unconnected timeout (here every 15 s), at most once a minute.
+    assert "--MappingKernelManager.cull_interval=15" in command
+    assert not [arg for arg in command if "cull_connected" in arg or "cull_busy" in arg or "token" in arg]
+    short = voila_command(tmp_path, "127.0.0.1", 8866, cull_idle_s=5, cull_interval_s=1, max_kernels=2,
+                          unconnected_timeout_s=3)
     assert "--MappingKernelManager.cull_idle_timeout=5" in short and "--MappingKernelManager.cull_interval=1" in short
+    assert "--max-kernels=2" in short and "--unconnected-timeout=3" in short
+    assert "--MappingKernelManager.cull_interval=60" in voila_command(tmp_path, "127.0.0.1", 8866,
+                                                                       unconnected_timeout_s=3600)
 
 
 def test_a_chart_is_drawn_at_the_width_the_page_measured_for_its_slot():
@@ -235,6 +244,24 @@ def test_a_chart_is_drawn_at_the_width_the_page_measured_for_its_slot():
     slot = FigureSlot("vigileos-metric-cpu-usage")
     assert "vigileos-slot" in slot.widget._dom_classes
     slot.show(go.Figure(), {"vigileos-metric-cpu-usage": 431, "vigileos-timeline": 1300})
-    assert slot.widget.children[0].layout.width == 431
+    assert slot.figure["layout"]["width"] == 431
     slot.show(go.Figure(), {})  # nothing measured yet: plotly sizes it
-    assert slot.widget.children[0].layout.width is None
+    assert "width" not in slot.figure["layout"]
+
+
+def test_a_chart_travels_as_plotly_json_in_one_output_kept_across_refreshes():
+    """The figure's JSON only, in the slot's one Output widget: no 5 MB plotly.js bundle per chart."""
+    import plotly.graph_objects as go
+
+    from vigileos_analytics.dashboards.figures import PLOTLY_MIME
+    from vigileos_analytics.dashboards.pages import FigureSlot
+
+    slot = FigureSlot("vigileos-ranking")
+    output = slot.output
+    slot.show(go.Figure(go.Bar(x=[1.5, 2.5], y=["a", "b"], orientation="h")))
+    slot.show(go.Figure(go.Bar(x=[3.0, 4.0], y=["c", "d"], orientation="h")))
+    assert slot.output is output and slot.widget.children == (output,)
+    (shown,) = output.outputs
+    bundle = shown["data"][PLOTLY_MIME]
+    assert bundle["data"][0]["y"] == ["c", "d"] and bundle["config"]["responsive"] is True
+    assert len(json.dumps(shown)) < 20_000  # the template included; a FigureWidget carried 4.9 MB

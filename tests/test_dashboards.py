@@ -206,6 +206,7 @@ def _open(tab, url: str) -> None:
 
 
 _CHARTS_FIT = """() => Array.from(document.querySelectorAll('.vigileos-figure')).every(figure => {
+    if (figure.getClientRects().length === 0) return true;  // hidden behind a notice
     const svg = figure.querySelector('.main-svg');
     return svg !== null
         && Math.abs(svg.getBoundingClientRect().width - figure.parentElement.getBoundingClientRect().width) <= 2;
@@ -507,3 +508,80 @@ def test_heartbeat_keeps_open_pages_refreshing_and_lets_closed_pages_kernels_be_
             assert time.monotonic() - closed < 60, f"the closed page's kernel was not culled:\n{server.log_tail()}"
             time.sleep(0.5)
         assert time.monotonic() - closed > cull_idle_s
+
+
+# -- kernel bounds and the token: plain HTTP requests, no browser ---------------------------------
+
+TOKEN = "dashboard-test-token"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"  # the page's widget tree, drawn by the browser
+
+
+def _get(url: str) -> tuple[int, str, float]:
+    """(status, body, seconds) of a GET that never opens a websocket, as ``curl`` does."""
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=180) as response:
+            return response.status, response.read().decode(errors="replace"), time.monotonic() - started
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace"), time.monotonic() - started
+
+
+def _kernel_processes(server: DashboardServer) -> int:
+    """Kernels alive under the server (a shut-down kernel may linger a moment as a zombie: not counted)."""
+    import psutil
+
+    count = 0
+    for child in psutil.Process(server.process.pid).children():
+        try:
+            count += child.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(child.cmdline())
+        except psutil.Error:  # gone meanwhile
+            pass
+    return count
+
+
+@pytest.mark.slow
+def test_page_loads_need_the_token_are_bounded_and_unconnected_kernels_are_culled(fleet_dir, tmp_path):
+    max_kernels, pool, timeout_s = 2, 2, 3  # one preheated kernel per page (2 pages) waits on top of the maximum
+    env = {**_server_env(f"duckdb:///{fleet_dir / 'metrics.duckdb'}", fleet_dir / "inventory.csv", refresh_s=0),
+           "VIGILEOS_DASHBOARD_TOKEN": TOKEN}
+    with start_dashboard_server(env=env, log_path=tmp_path / "voila.log", max_kernels=max_kernels,
+                                unconnected_timeout_s=timeout_s, cull_interval_s=1) as server:
+        page = f"{server.overview_url}&{PINNED}"
+        assert server.overview_url.endswith(f"?token={TOKEN}")
+        # The token: a request without it (or with a wrong one) is refused, and starts no kernel.
+        bare = f"{server.url}voila/render/fleet_overview.ipynb?{PINNED}"
+        for url in (bare, f"{bare}&token=wrong", server.url, f"{server.url}voila/files/fleet_overview.ipynb"):
+            status, body, _ = _get(url)
+            assert status == 403, (url, status, body[:500])
+        assert "This dashboard needs its token" in _get(bare)[1]
+        for _ in range(max_kernels):
+            status, body, _ = _get(page)
+            assert status == 200 and WIDGET_VIEW in body and VOILA_ERROR_TEXT not in body, body[:500]
+        status, body, seconds = _get(page)
+        assert status == 503 and "Too many dashboard pages open (2, the maximum)" in body, (status, body[:500])
+        assert seconds < 5, f"the refusal took {seconds:.1f} s"
+        assert _kernel_processes(server) <= max_kernels + pool
+        # Nobody connects to these pages: their kernels go once the timeout has passed.
+        deadline = time.monotonic() + 60
+        while _kernel_processes(server) > pool:
+            assert time.monotonic() < deadline, f"unconnected kernels were not culled:\n{server.log_tail()}"
+            time.sleep(0.5)
+        assert "no page connected for" in server.log_path.read_text()
+        status, body, _ = _get(page)  # room again
+        assert status == 200, body[:500]
+
+
+def test_an_exposed_address_without_a_token_is_refused(fleet_dir):
+    from click.testing import CliRunner
+
+    from vigileos_analytics.cli import main
+    from vigileos_analytics.errors import ConfigurationError
+
+    env = _server_env(f"duckdb:///{fleet_dir / 'metrics.duckdb'}", fleet_dir / "inventory.csv")
+    result = CliRunner().invoke(main, ["dashboard", "--host", "0.0.0.0", "--no-browser"], env={
+        **{k: "" for k in os.environ if k.startswith("VIGILEOS_")}, **env, "VIGILEOS_DASHBOARD_TOKEN": ""})
+    assert result.exit_code != 0
+    assert "Refusing to serve the dashboards on 0.0.0.0 without VIGILEOS_DASHBOARD_TOKEN" in result.output
+    assert "Traceback" not in result.output
+    with pytest.raises(ConfigurationError, match="reverse proxy"):
+        start_dashboard_server(host="192.0.2.1", env=env)

@@ -192,15 +192,20 @@ def test_the_tiered_store_is_a_whole_store_of_explicit_methods(seeded, monkeypat
     assert service.store is seeded and isinstance(service.reader, TieredStore) and service.reader.raw is seeded
 
 
-def test_points_written_before_the_horizon_later_are_kept_and_reported(seeded):
+def test_points_written_before_the_horizon_later_are_rolled_in_and_reported(seeded):
     first = optimize(seeded, timedelta(days=5), now=FLEET_END)
-    late_time = first.cutoff - timedelta(days=1)
+    hour = first.cutoff - timedelta(days=1)
+    window = Selection(hour, hour + timedelta(hours=1), equipment_ids=("EQ-0001",), metric_types=("cpu_usage",))
+    before = TieredStore(seeded).aggregate(window, functions=("count", "max"))
+    late_time = hour + timedelta(minutes=30, seconds=1)
     seeded.write_frame(pd.DataFrame({"time": [late_time], "equipment_id": ["EQ-0001"], "metric_type": ["cpu_usage"],
-                                     "value": [42.0]}))
+                                     "value": [420.0]}))  # above any cpu_usage percentage
+    assert TieredStore(seeded).aggregate(window, functions=("count",))["count"].tolist() == before["count"].tolist()
     second = optimize(seeded, timedelta(days=3), now=FLEET_END)
-    assert second.late_points == 1 and second.deleted > 0
-    kept = seeded.query(Selection(late_time, late_time + timedelta(seconds=1), metric_types=("cpu_usage",)))
-    assert kept["value"].tolist() == [42.0]
+    assert (second.late_points, second.resumed) == (1, 0) and second.deleted > 0
+    assert seeded.query(Selection(late_time, late_time + timedelta(seconds=1), metric_types=("cpu_usage",))).empty
+    after = TieredStore(seeded).aggregate(window, functions=("count", "max"))
+    assert after["count"].tolist() == [before["count"].iloc[0] + 1] and after["max"].tolist() == [420.0]
 
 
 def test_bad_arguments_are_refused(seeded):

@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from vigileos_analytics.errors import ValidationError, WriteError
+from vigileos_analytics.errors import StoreAuthError, ValidationError, WriteError
 from vigileos_analytics.ingest.recording import EquipmentMetricsService
 from vigileos_analytics.stores import open_store
 from vigileos_analytics.stores.base import Selection
 
+from .influx_fixtures import ADMIN_USER, influxd, influxd_auth  # noqa: F401  (pytest fixtures)
 from .store_contract import T0
 
 NOW = T0 + timedelta(minutes=5)
@@ -119,3 +120,62 @@ def test_closed_service_refuses_points(embedded_store):
     rec.close()
     with pytest.raises(ValidationError, match="closed"):
         rec.record_metric("EQ-1", "cpu_usage", 1.0)
+
+
+def test_points_the_store_refuses_are_dropped_not_kept_for_a_retry(embedded_store):
+    rec = EquipmentMetricsService(embedded_store, clock=lambda: NOW)
+    rec.record_metric("EQ-1", "availability", 0.5)  # valid alone; the embedded store takes only 0 and 1
+    with pytest.raises(ValidationError, match="1 recorded points were refused and dropped"):
+        rec.close()
+    assert rec.pending == 0 and all_points(embedded_store).empty
+    with pytest.raises(ValidationError, match="closed"):
+        rec.record_metric("EQ-1", "cpu_usage", 1.0)
+
+
+def test_a_refusal_of_the_server_drops_the_batch_and_a_failure_keeps_it(embedded_store):
+    class RefusingStore(BrokenThenHealedStore):
+        def write_points(self, points):
+            raise WriteError("refused", unwritten=points, **StoreAuthError("401", status=401).kind())
+
+    rec = EquipmentMetricsService(RefusingStore(embedded_store, failures=0), clock=lambda: NOW)
+    rec.record_metric("EQ-1", "cpu_usage", 1.0)
+    with pytest.raises(WriteError, match="1 recorded points were dropped") as raised:
+        rec.flush()
+    assert raised.value.problem == "unauthorized" and rec.pending == 0
+
+
+def run_record(url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``vigileos record`` in its own interpreter, so what happens at its exit is seen too."""
+    import os
+
+    return subprocess.run([sys.executable, "-m", "vigileos_analytics", "--store", url, "record", *args],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
+
+
+def assert_reported_once(result: subprocess.CompletedProcess, code: int, *needles: str) -> None:
+    """One line on stderr, the command's own; nothing more at exit (no retry, no traceback)."""
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert result.stdout == ""
+
+
+def test_record_of_a_refused_value_reports_it_once_and_writes_nothing(store_path):
+    url = f"duckdb:///{store_path}"
+    result = run_record(url, "EQ-1", "availability", "0.5")
+    assert_reported_once(result, 3, "refused and dropped", "availability values must be 1")
+    assert all_points(open_store(url)).empty
+
+
+@pytest.mark.influxdb
+def test_record_refused_by_influxd_is_reported_once_and_not_retried(influxd, influxd_auth):  # noqa: F811
+    missing = run_record(f"influxdb1+{influxd.url}/never_created?spool=off", "EQ-1", "cpu_usage", "1")
+    assert_reported_once(missing, 5, "1 recorded points were dropped", "database not found")
+    unauthorized = run_record(f"influxdb1+{influxd_auth.url}/authdb?spool=off", "EQ-1", "cpu_usage", "1",
+                              env={"INFLUXDB_USERNAME": ADMIN_USER, "INFLUXDB_PASSWORD": "wrong-pw"})
+    assert_reported_once(unauthorized, 5, "answered 401", "INFLUXDB_USERNAME ('admin'")
+    assert "wrong-pw" not in unauthorized.stderr
+    backslash = run_record(f"influxdb1+{influxd.url}/db?create_database=true&spool=off", "EQ-1\\", "cpu_usage", "1")
+    assert_reported_once(backslash, 3, "backslash")

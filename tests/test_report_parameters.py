@@ -115,3 +115,35 @@ def test_open_report_takes_the_parameters_as_one_mapping(small_store, tmp_path):
 def test_open_report_still_rejects_an_unknown_parameter(small_store):
     with pytest.raises(ValidationError, match=re.escape("Unknown report parameter(s) 'colour'")):
         open_report("monthly_availability", {**small_store, "colour": "red"})
+
+
+@pytest.mark.parametrize(("source", "key", "shown"), [
+    ("file", "availability", "nan"), ("file", "cpu_usage", "inf"), ("-p", "response_time", "-inf"),
+])
+def test_a_threshold_that_is_not_a_finite_number_is_refused_by_the_cli(source, key, shown, tmp_path):
+    """YAML reads .nan / .inf as floats; a nan threshold compares False with everything, so no
+    equipment was ever flagged. The CLI now stops with exit 3 before any kernel, naming the key."""
+    from click.testing import CliRunner
+
+    from vigileos_analytics.cli.common import AppContext
+    from vigileos_analytics.cli.report import report
+
+    param_file = tmp_path / "p.yaml"
+    yaml_value = {"nan": ".nan", "inf": ".inf", "-inf": "-.inf"}[shown]
+    args = ["monthly_availability", "-o", str(tmp_path / "out"), "-q"]
+    if source == "file":
+        param_file.write_text(f"month: 2024-01\nthresholds:\n  {key}: {yaml_value}\n")
+        args += ["-f", str(param_file)]
+    else:
+        args += ["-p", "month=2024-01", "-p", f"thresholds.{key}={yaml_value}"]
+    result = CliRunner().invoke(report, args, obj=AppContext(f"duckdb:///{tmp_path / 'none.duckdb'}"))
+    assert result.exit_code == 3, result.output
+    text = " ".join(result.output.split())
+    assert f"The report parameter 'thresholds.{key}' must be a finite number; got {shown}." in text
+    assert not (tmp_path / "out").exists() and not (tmp_path / "none.duckdb").exists()
+
+
+def test_a_threshold_past_the_float_range_is_refused():
+    with pytest.raises(ValidationError, match=re.escape("'thresholds.cpu_usage' must be a finite number")):
+        parse_parameters({"thresholds": {"cpu_usage": 10**400}})
+    assert parse_parameters({"thresholds": {"cpu_usage": 90}}).thresholds["cpu_usage"] == 90.0

@@ -253,3 +253,82 @@ def test_a_chart_without_data_says_so_instead_of_drawing_empty_axes(language) ->
         "duration_s": [86400.0]})
     drawn = charts.state_timeline(one, tr)
     assert not drawn.layout.annotations and drawn.layout.xaxis.visible is not False
+
+
+@pytest.mark.notebook
+def test_batch_by_site_keeps_every_report_inside_the_output_folder(base_params, tmp_path) -> None:
+    """Site names come from the inventory: a site named '..' wrote its report one level up.
+    Each site now gets one plain folder name under the batch folder."""
+    import pandas as pd
+
+    inventory = pd.read_csv(base_params["inventory"])
+    inventory.loc[inventory["equipment_id"] == "EQ-0001", "location"] = ".."
+    inventory.loc[inventory["equipment_id"] == "EQ-0002", "location"] = "../../escape"
+    inventory.to_csv(tmp_path / "inventory.csv", index=False)
+    out = tmp_path / "work" / "out"
+    result = CliRunner().invoke(report, ["equipment_comparison", "--batch", "site", "--workers", "2", "-q",
+                                         "-p", f"inventory={tmp_path / 'inventory.csv'}", "-p", "month=2024-01",
+                                         "-p", "equipment=[EQ-0001, EQ-0002]", "-p", "formats=[xlsx]", "-o", str(out)],
+                                obj=AppContext(base_params["store_url"]))
+    assert result.exit_code == 0, result.output
+    batch_folder = out / "equipment_comparison" / "2024-01"
+    # '_' for each unsafe character, then '-' and the first 8 hex digits of the site's SHA-1.
+    assert sorted(p.name for p in batch_folder.iterdir()) == ["__-9d891e73", "___.._escape-c1a232ee"]
+    assert sorted(p.name for p in (batch_folder / "__-9d891e73").iterdir()) == [
+        "equipment_comparison.ipynb", "equipment_comparison.xlsx"]
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["out"]
+    assert sorted(p.name for p in (out / "equipment_comparison").iterdir()) == ["2024-01"]
+
+
+@pytest.mark.parametrize(("key", "folder"), [
+    ("Paris-DC1", "Paris-DC1"),
+    (".", "_-3a52ce78"),
+    (".hidden", "_hidden-92f73832"),
+    ("a/b", "a_b-3ec69c85"),
+    ("a_b", "a_b"),
+    ("C:\\sites\\x", "C__sites_x-8b1d9f94"),
+    ("nul\x00byte", "nul_byte-3cffbd71"),
+])
+def test_item_folder_names_are_one_plain_name(key, folder) -> None:
+    from vigileos_analytics.reports.batch import item_folder_name
+
+    assert item_folder_name(key) == folder
+
+
+def test_a_long_item_name_is_cut_to_96_bytes_and_stays_distinct() -> None:
+    from vigileos_analytics.reports.batch import item_folder_name
+
+    first, second = item_folder_name("é" * 300), item_folder_name("é" * 301)
+    assert first != second and first.endswith("-b99897d5")  # the first 8 hex digits of the SHA-1 of "é" * 300
+    assert len(first.encode()) <= 96 and first.startswith("é" * 43) and "/" not in first
+
+
+def test_run_report_refuses_a_subfolder_that_is_a_path(base_params, tmp_path) -> None:
+    for subfolder in ("..", "a/b", "", "x\\y"):
+        with pytest.raises(ValidationError, match="subfolder must be one folder name"):
+            run_report("monthly_availability", base_params, tmp_path, subfolder=subfolder, progress=False)
+    assert not any(tmp_path.iterdir())
+
+
+def _outputs(notebook: Path) -> list:
+    """Execution counts and outputs of the code cells; the per-run temporary folder and
+    plotly's random div ids set aside."""
+    nb = nbformat.read(notebook, as_version=4)
+    text = [(cell.execution_count, str([{k: v for k, v in out.items() if k != "metadata"} for out in cell.outputs]))
+            for cell in nb.cells if cell.cell_type == "code"]
+    uuid = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    return [(count, re.sub(uuid, "ID", re.sub(r"vg-tables-\w+", "TABLES", out))) for count, out in text]
+
+
+@pytest.mark.notebook
+def test_a_report_on_a_reused_batch_kernel_is_the_same_as_on_a_fresh_one(base_params, tmp_path) -> None:
+    """One worker runs both reports of the batch on one kernel: the second notebook must not
+    see the first one's variables, counts from In [1] and embeds plotly.js again."""
+    params = {k: v for k, v in base_params.items() if k not in PERIOD} | {"month": "2024-01", "formats": ["xlsx"]}
+    batch = run_batch("equipment_detail", params | {"equipment": ["EQ-0001", "EQ-0002"]}, "equipment",
+                      tmp_path / "batch", workers=1, progress=False)
+    fresh = run_report("equipment_detail", params | {"equipment": ["EQ-0002"]}, tmp_path / "fresh", progress=False)
+    second = _outputs(batch.reports[1].notebook)
+    assert second == _outputs(fresh.notebook)
+    assert [count for count, _ in second] == list(range(1, len(second) + 1))
+    assert sum("plotly.js v" in out for _, out in second) == 1  # the bundle, with the first chart

@@ -13,7 +13,7 @@ import pytest
 from vigileos_analytics import __all__ as exported
 from vigileos_analytics.config import SETTINGS, Secret, Settings, load_settings, read_setting
 from vigileos_analytics.errors import ConfigurationError, ValidationError
-from vigileos_analytics.schema import normalize_points_frame, to_utc
+from vigileos_analytics.schema import check_availability_values, normalize_points_frame, to_utc
 from vigileos_analytics.stores.base import Selection
 from vigileos_analytics.timeparse import parse_duration, parse_time_text
 
@@ -34,10 +34,23 @@ def frame(**overrides):
     ({"time": [pd.Timestamp("2024-01-01")]}, "naive"),
     ({"site": ["a\nb"]}, "without control characters"),
     ({"Bad Tag": ["x"]}, "tag names must start"),
+    ({"equipment_id": ["EQ\\"]}, "equipment_id 'EQ\\\\\\\\' has a backslash at the end"),
+    ({"site": ["Lyon\\,2"]}, "tag 'site' value 'Lyon\\\\\\\\,2' has a backslash"),
+    ({"time": [pd.Timestamp("1969-12-31T23:59:59.999999999", tz="UTC")]},
+     re.escape("time 1969-12-31T23:59:59.999999999+00:00 in row 0 is outside the time range vigileos stores: "
+               "from 1970-01-01T00:00:00Z up to (not including) 2262-01-01T00:00:00Z.")),
 ])
 def test_points_frame_validation_names_field_and_value(overrides, message):
     with pytest.raises(ValidationError, match=message):
         normalize_points_frame(frame(**overrides))
+
+
+def test_availability_refusal_shows_a_plain_number():
+    points = normalize_points_frame(frame(metric_type=["availability", "availability"], value=[1.0, 0.5],
+                                          time=[pd.Timestamp("2024-01-01", tz="UTC")] * 2, equipment_id=["EQ"] * 2))
+    with pytest.raises(ValidationError) as caught:
+        check_availability_values(points)
+    assert str(caught.value) == ("availability values must be 1 (available) or 0 (unavailable); got 0.5 in row 1.")
 
 
 def test_missing_columns():

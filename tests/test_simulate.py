@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from vigileos_analytics.errors import ValidationError
+from vigileos_analytics.ingest import simulate
 from vigileos_analytics.ingest.simulate import FleetSpec, simulate_fleet
 
 from .conftest import FLEET_END
@@ -16,8 +17,12 @@ from .conftest import FLEET_END
 SPEC = FleetSpec(equipment=4, days=20, end=FLEET_END, seed=3, mtbf_hours=72)
 
 
-def points(spec=SPEC):
-    return pd.concat(list(simulate_fleet(spec).frames(chunk_equipment=2)), ignore_index=True)
+def points(spec=SPEC, chunk_equipment=2):
+    return pd.concat(list(simulate_fleet(spec).frames(chunk_equipment=chunk_equipment)), ignore_index=True)
+
+
+# The properties below hold for explicit chunks and for the default, sized by points.
+CHUNKINGS = pytest.mark.parametrize("chunking", [2, None], ids=["2-equipment-chunks", "default-chunks"])
 
 
 def test_same_seed_same_fleet_and_chunking_does_not_matter():
@@ -31,9 +36,10 @@ def test_same_seed_same_fleet_and_chunking_does_not_matter():
     assert len(other) != len(a) or not np.allclose(other["value"].to_numpy(), a["value"].to_numpy())
 
 
-def test_availability_and_status_follow_the_truth():
+@CHUNKINGS
+def test_availability_and_status_follow_the_truth(chunking):
     fleet = simulate_fleet(SPEC)
-    frame = points()
+    frame = points(chunk_equipment=chunking)
     assert len(fleet.failures) >= 4
     avail = frame[frame["metric_type"] == "availability"]
     for eq, failure, repair in fleet.failures[["equipment_id", "failure_time", "repair_time"]].itertuples(index=False):
@@ -48,9 +54,10 @@ def test_availability_and_status_follow_the_truth():
     assert len(cpu) < len(avail) / 5
 
 
-def test_degradation_precedes_a_share_of_failures():
+@CHUNKINGS
+def test_degradation_precedes_a_share_of_failures(chunking):
     fleet = simulate_fleet(SPEC)
-    frame = points()
+    frame = points(chunk_equipment=chunking)
     memory = frame[frame["metric_type"] == "memory_usage"]
     degraded = fleet.failures[fleet.failures["degraded"]]
     assert len(degraded) >= 2
@@ -65,8 +72,9 @@ def test_degradation_precedes_a_share_of_failures():
     assert rises and np.mean(rises) > 10  # memory creeps up by tens of % before degraded failures
 
 
-def test_values_stay_in_their_physical_ranges_with_daily_seasonality():
-    frame = points()
+@CHUNKINGS
+def test_values_stay_in_their_physical_ranges_with_daily_seasonality(chunking):
+    frame = points(chunk_equipment=chunking)
     cpu = frame[frame["metric_type"] == "cpu_usage"]
     assert cpu["value"].between(0, 100).all()
     assert (frame.loc[frame["metric_type"] == "response_time", "value"] > 0).all()
@@ -84,3 +92,32 @@ def test_values_stay_in_their_physical_ranges_with_daily_seasonality():
 def test_bad_specs_are_refused(kwargs, message):
     with pytest.raises(ValidationError, match=message):
         FleetSpec(**kwargs)
+
+
+def test_default_chunks_are_sized_by_points_and_keep_the_keys(monkeypatch):
+    spec = FleetSpec(equipment=7, days=1, end=FLEET_END, seed=3, mtbf_hours=12, metrics=("cpu_usage",))
+    fleet = simulate_fleet(spec)
+    per_equipment = 24 * 60 + 24 * 12  # availability every minute, cpu every 5 minutes, at most
+    monkeypatch.setattr(simulate, "CHUNK_POINTS", 2 * per_equipment)
+    chunks = list(fleet.frames())
+    assert [c["equipment_id"].astype(str).unique().tolist() for c in chunks] == [
+        ["EQ-0001", "EQ-0002"], ["EQ-0003", "EQ-0004"], ["EQ-0005", "EQ-0006"], ["EQ-0007"]]
+    assert all(len(c) <= 2 * per_equipment for c in chunks)
+    key = ["equipment_id", "metric_type", "time", "reason", "previous_status", "new_status"]
+
+    def rows(frames):  # rows come metric by metric within a chunk: compare them sorted
+        frame = pd.concat(frames, ignore_index=True)[key].astype(str)
+        return frame.sort_values(key, kind="stable").reset_index(drop=True)
+
+    assert rows(chunks).equals(rows(fleet.frames(chunk_equipment=1)))
+    with pytest.raises(ValidationError, match="chunk_equipment must be a positive whole number"):
+        next(fleet.frames(chunk_equipment=0))
+
+
+def test_a_subset_of_metrics_has_the_values_of_the_full_set():
+    full = points(FleetSpec(equipment=3, days=3, end=FLEET_END, seed=5))
+    for subset in [("cpu_usage", "response_time"), ("memory_usage",), ("network_traffic",)]:
+        part = points(FleetSpec(equipment=3, days=3, end=FLEET_END, seed=5, metrics=subset))
+        expected = full[full["metric_type"].isin(["availability", "status_change", *subset])]
+        assert part.astype({"metric_type": str}).reset_index(drop=True).equals(
+            expected.astype({"metric_type": str}).reset_index(drop=True))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
@@ -30,6 +31,27 @@ DEFAULT_STORE_URL = "duckdb:///data/metrics.duckdb"
 MIN_REFRESH_S = 1.0
 #: Shortest heartbeat grace of a dashboard page (seconds): a beat every second, three missed.
 MIN_GRACE_S = 3.0
+
+
+# scheme://USERINFO@ up to the last '@' before the path: a password may hold an unescaped '@'.
+_URL_USERINFO_RE = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
+
+
+def mask_url(text: str) -> str:
+    """``text`` (a URL, or a message holding URLs) with the user name and password of
+    each URL shown as ``***``: ``http://admin:pw@host`` -> ``http://***@host``. Every
+    place that shows a URL (``vigileos config``, ``check``, errors, pages) uses this."""
+    return _URL_USERINFO_RE.sub(r"\g<scheme>***@", text)
+
+
+def refuse_url_credentials(url: str) -> None:
+    """Raise ``ConfigurationError`` when the store URL ``url`` holds a user name or password:
+    InfluxDB credentials live in settings (never shown), not in a URL."""
+    if _URL_USERINFO_RE.search(url):
+        raise ConfigurationError(
+            f"The store URL {mask_url(url)} holds a user name or password (from VIGILEOS_STORE_URL, --store or "
+            "INFLUXDB_URL). Credentials go in settings, not in the store URL: INFLUXDB_USERNAME and INFLUXDB_PASSWORD "
+            "for InfluxDB 1.x (influxdb1+ URLs), INFLUXDB_TOKEN for InfluxDB 2 and 3.")
 
 
 class Secret:
@@ -111,6 +133,22 @@ def _seconds(minimum: float, *, off: bool = False) -> Parser:
     return parse
 
 
+def _count(minimum: int) -> Parser:
+    """A parser of a whole number of at least ``minimum``."""
+
+    def parse(text: str, name: str) -> int:
+        try:
+            count = int(text)
+        except ValueError:
+            count = minimum - 1
+        if count < minimum:
+            raise ValidationError(f"{name} must be a whole number of at least {minimum}; got {text!r}.",
+                                  field=name, value=text)
+        return count
+
+    return parse
+
+
 # -- the table ------------------------------------------------------------------------------
 
 
@@ -176,6 +214,18 @@ class Settings:
         "VIGILEOS_DASHBOARD_HEARTBEAT_GRACE", "180",
         "Seconds without a heartbeat from a dashboard page before its auto-refresh pauses (page closed); "
         f"at least {MIN_GRACE_S:g}.", _seconds(MIN_GRACE_S))
+    dashboard_max_kernels: int = setting(
+        "VIGILEOS_DASHBOARD_MAX_KERNELS", "8",
+        "Dashboard pages served at once (one kernel of about 300 MB each; one preheated kernel per page "
+        "waits on top); a request beyond gets HTTP 503.", _count(1))
+    dashboard_unconnected_timeout: float = setting(
+        "VIGILEOS_DASHBOARD_UNCONNECTED_TIMEOUT", "60",
+        "Seconds a dashboard page's kernel lives with no browser connected (a closed tab, a bare HTTP request) "
+        "before it is shut down; at least 1.", _seconds(1.0))
+    dashboard_token: Secret = setting(
+        "VIGILEOS_DASHBOARD_TOKEN", "",
+        "Token the dashboards ask for (?token=..., then a cookie); required to listen on an address other than "
+        "loopback.", _secret, secret=True)
     reports_dir: str = setting(
         "VIGILEOS_REPORTS_DIR", "",
         "Folder of the report notebooks (default: the ones that come with the package; "
@@ -216,7 +266,7 @@ class Settings:
             object.__setattr__(self, "store_url", url)
 
     def public_items(self) -> dict[str, str]:
-        """Every setting as text, with secrets masked: safe to print."""
+        """Every setting as text, with secrets and URL credentials masked: safe to print."""
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
@@ -229,7 +279,7 @@ class Settings:
             elif isinstance(value, float):
                 out[f.name] = f"{value:g}"
             else:
-                out[f.name] = str(value)
+                out[f.name] = mask_url(str(value))
         return out
 
 

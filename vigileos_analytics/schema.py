@@ -9,6 +9,16 @@ zone and is converted to UTC; a naive datetime is rejected with a
 ``ValidationError``. Only text read by the command line and by CSV import may
 omit the offset; it is then read in the zone the user names (UTC by default),
 see :func:`vigileos_analytics.timeparse.parse_time_text`.
+
+Time range, the same for every backend and every command: a point's time lies in
+[1970-01-01T00:00:00Z, 2262-01-01T00:00:00Z) (``TIME_MIN`` .. ``TIME_MAX``), so every
+stored time is a non-negative int64 count of nanoseconds that pandas, DuckDB and
+InfluxDB all hold exactly. A point outside it is refused where it enters
+(:func:`check_time_range`), never stored and dropped later.
+
+Text rule for ids and tag values, also the same for every backend: no control
+characters, and no backslash at the end or right before a comma, equals sign or
+space, which InfluxDB line protocol cannot carry.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -70,22 +80,32 @@ MAX_TAG_VALUE_LENGTH = 256
 _METRIC_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _TAG_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+#: A backslash that InfluxDB line protocol would read as an escape (or a dangling one).
+_UNWRITABLE_BACKSLASH_RE = re.compile(r"\\([ ,=]|$)")
+
+#: The first time a point may carry (included) and the end of the range (excluded).
+TIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+TIME_MAX = datetime(2262, 1, 1, tzinfo=UTC)
+TIME_MIN_NS = 0
+TIME_MAX_NS = 9_214_646_400 * 10**9
+TIME_RANGE_TEXT = "from 1970-01-01T00:00:00Z up to (not including) 2262-01-01T00:00:00Z"
+
+
+_UNWRITABLE_BACKSLASH = ("has a backslash at the end or right before a comma, equals sign or space, "
+                         "which InfluxDB line protocol cannot store; remove or replace that backslash")
 
 
 def validate_equipment_id(value: Any, field_name: str = "equipment_id") -> str:
     """Return ``value`` if it is a valid equipment id, else raise ValidationError."""
-    if (
-        not isinstance(value, str)
-        or not value.strip()
-        or len(value) > MAX_ID_LENGTH
-        or _CONTROL_RE.search(value)
-    ):
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH or _CONTROL_RE.search(value):
         raise ValidationError(
             f"{field_name} must be a non-empty string of at most {MAX_ID_LENGTH} characters "
             f"without control characters; got {value!r}.",
             field=field_name,
             value=value,
         )
+    if _UNWRITABLE_BACKSLASH_RE.search(value):
+        raise ValidationError(f"{field_name} {value!r} {_UNWRITABLE_BACKSLASH}.", field=field_name, value=value)
     return value
 
 
@@ -113,18 +133,16 @@ def validate_tag_key(key: Any) -> str:
 
 
 def validate_tag_value(key: str, value: Any) -> str:
-    if (
-        not isinstance(value, str)
-        or not value
-        or len(value) > MAX_TAG_VALUE_LENGTH
-        or _CONTROL_RE.search(value)
-    ):
+    if not isinstance(value, str) or not value or len(value) > MAX_TAG_VALUE_LENGTH or _CONTROL_RE.search(value):
         raise ValidationError(
             f"tag {key!r} must be a non-empty string of at most {MAX_TAG_VALUE_LENGTH} "
             f"characters without control characters; got {value!r}.",
             field=f"tags.{key}",
             value=value,
         )
+    if _UNWRITABLE_BACKSLASH_RE.search(value):
+        raise ValidationError(f"tag {key!r} value {value!r} {_UNWRITABLE_BACKSLASH}.", field=f"tags.{key}",
+                              value=value)
     return value
 
 
@@ -191,6 +209,22 @@ def to_utc(value: Any, field_name: str = "time") -> datetime:
     )
 
 
+def check_time_range(value: datetime, field_name: str = "time") -> datetime:
+    """Return the aware ``value`` if a point may carry it (see the module docstring), else raise."""
+    if not TIME_MIN <= value < TIME_MAX:
+        raise ValidationError(
+            f"{field_name} {value.isoformat()} is outside the time range vigileos stores: {TIME_RANGE_TEXT}.",
+            field=field_name,
+            value=value,
+        )
+    return value
+
+
+def times_out_of_range(ns: np.ndarray) -> np.ndarray:
+    """Which of these int64 nanosecond times a point may not carry."""
+    return (ns < TIME_MIN_NS) | (ns >= TIME_MAX_NS)
+
+
 def to_ns(value: Any, field_name: str = "time") -> int:
     """Nanoseconds since the epoch (UTC) of an aware datetime."""
     return int(pd.Timestamp(to_utc(value, field_name)).value)
@@ -223,7 +257,7 @@ class Point:
         object.__setattr__(self, "equipment_id", validate_equipment_id(self.equipment_id))
         object.__setattr__(self, "metric_type", validate_metric_type(self.metric_type))
         object.__setattr__(self, "value", validate_value(self.value))
-        object.__setattr__(self, "time", to_utc(self.time))
+        object.__setattr__(self, "time", check_time_range(to_utc(self.time)))
         object.__setattr__(self, "tags", validate_tags(self.tags))
 
 
@@ -284,9 +318,18 @@ def normalize_points_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
 
 
+def _in_nanoseconds(col: pd.Series) -> pd.Series:
+    """An aware column in UTC nanoseconds; a time nanoseconds cannot hold is out of the range."""
+    try:
+        return col.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    except (pd.errors.OutOfBoundsDatetime, OverflowError) as exc:
+        raise ValidationError(f"the time column holds a time outside the time range vigileos stores: "
+                              f"{TIME_RANGE_TEXT}.", field="time") from exc
+
+
 def _normalize_time_column(col: pd.Series) -> pd.Series:
     if isinstance(col.dtype, pd.DatetimeTZDtype):
-        result = col.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        result = _in_nanoseconds(col)
     elif pd.api.types.is_datetime64_dtype(col.dtype):
         raise ValidationError(
             "the time column holds naive datetimes; localize them first "
@@ -302,10 +345,19 @@ def _normalize_time_column(col: pd.Series) -> pd.Series:
             raise ValidationError(
                 "the time column must hold timezone-aware datetimes; got naive values.", field="time"
             )
-        result = converted.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        result = _in_nanoseconds(converted)
     if result.isna().any():
         row = int(np.flatnonzero(result.isna().to_numpy())[0])
         raise ValidationError(f"time is missing in row {row}.", field="time")
+    outside = times_out_of_range(result.to_numpy("datetime64[ns]").view("int64"))
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise ValidationError(
+            f"time {result.iloc[row].isoformat()} in row {row} is outside the time range vigileos stores: "
+            f"{TIME_RANGE_TEXT}.",
+            field="time",
+            value=result.iloc[row],
+        )
     return result.reset_index(drop=True)
 
 
@@ -342,8 +394,9 @@ def check_availability_values(frame: pd.DataFrame) -> None:
         if bad.any():
             row = int(np.flatnonzero(is_availability)[np.flatnonzero(bad)[0]])
             raise ValidationError(
-                f"availability values must be 1 (available) or 0 (unavailable); got {values[bad][0]!r} in row {row}.",
-                field="value", value=values[bad][0],
+                f"availability values must be 1 (available) or 0 (unavailable); got {float(values[bad][0])!r} "
+                f"in row {row}.",
+                field="value", value=float(values[bad][0]),
             )
 
 

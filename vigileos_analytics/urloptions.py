@@ -18,6 +18,7 @@ and carries on.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -26,7 +27,7 @@ from urllib.parse import parse_qsl
 
 from .errors import ConfigurationError
 
-__all__ = ["FALSE_WORDS", "TRUE_WORDS", "URLOptions", "read_url_options"]
+__all__ = ["FALSE_WORDS", "TRUE_WORDS", "URLOptions", "is_loopback", "read_url_options"]
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off"})
@@ -105,3 +106,13 @@ def read_url_options(query: str | None, known: Collection[str] | None = None, *,
     if unknown:
         problems.insert(0, f"Unknown option(s) {sorted(unknown)} in {source}; known: {sorted(known or ())}.")
     return URLOptions(MappingProxyType(values), tuple(problems), source)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is reachable from this machine only."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -106,8 +106,8 @@ def summarize(intervals: pd.DataFrame, equipment_ids: list[str], edges: np.ndarr
         mttr = np.where(outages > 0, downtime / np.maximum(outages, 1), np.nan)
     return pd.DataFrame({
         "equipment_id": np.repeat(np.asarray(equipment_ids, dtype=object), max(n_windows, 1)),
-        "window_start": pd.to_datetime(np.tile(edges[:-1], n_eq), utc=True),
-        "window_end": pd.to_datetime(np.tile(edges[1:], n_eq), utc=True),
+        "window_start": _utc_times(np.tile(edges[:-1], n_eq)),
+        "window_end": _utc_times(np.tile(edges[1:], n_eq)),
         "availability_pct": availability,
         "uptime_s": uptime / NS,
         "downtime_s": downtime / NS,
@@ -120,15 +120,31 @@ def summarize(intervals: pd.DataFrame, equipment_ids: list[str], edges: np.ndarr
     })[SUMMARY_COLUMNS]
 
 
+def _utc_times(ns: np.ndarray) -> pd.DatetimeIndex:
+    # From datetime64 values: pandas converts plain int64 through a much slower path.
+    return pd.to_datetime(np.asarray(ns, dtype="int64").view("datetime64[ns]"), utc=True)
+
+
+def _positions(equipment: pd.Series, codes: dict[str, int]) -> np.ndarray:
+    """Each row's equipment code (-1 for equipment not asked for), by one hash lookup
+    of the whole column rather than one per row."""
+    if not codes or equipment.empty:
+        return np.full(len(equipment), -1, dtype="int64")
+    at = pd.Index(list(codes)).get_indexer(equipment)
+    values = np.fromiter(codes.values(), dtype="int64", count=len(codes))
+    return np.where(at >= 0, values[at], -1)
+
+
 def _interval_events(intervals: pd.DataFrame, codes: dict[str, int]) -> pd.DataFrame:
-    iv = intervals[intervals["equipment_id"].isin(codes)]
-    eq = iv["equipment_id"].map(codes).to_numpy("int64")
-    state = iv["state"].to_numpy()
+    position = _positions(intervals["equipment_id"], codes)
+    keep = position >= 0
+    eq = position[keep]
+    state = intervals["state"].to_numpy()[keep]
     one_up = (state == 1).astype("int64")
     one_down = (state == 0).astype("int64")
     return pd.DataFrame({
         "eq": np.concatenate([eq, eq]),
-        "t": np.concatenate([iv["start"].to_numpy("int64"), iv["end"].to_numpy("int64")]),
+        "t": np.concatenate([intervals["start"].to_numpy("int64")[keep], intervals["end"].to_numpy("int64")[keep]]),
         "up": np.concatenate([one_up, -one_up]),
         "down": np.concatenate([one_down, -one_down]),
         "maint": 0,
@@ -136,12 +152,13 @@ def _interval_events(intervals: pd.DataFrame, codes: dict[str, int]) -> pd.DataF
 
 
 def _maintenance_events(maintenance: pd.DataFrame, codes: dict[str, int]) -> pd.DataFrame:
-    m = maintenance[maintenance["equipment_id"].isin(codes)]
-    eq = m["equipment_id"].map(codes).to_numpy("int64")
-    ones = np.ones(len(m), dtype="int64")
+    position = _positions(maintenance["equipment_id"], codes)
+    keep = position >= 0
+    eq = position[keep]
+    ones = np.ones(len(eq), dtype="int64")
     return pd.DataFrame({
         "eq": np.concatenate([eq, eq]),
-        "t": np.concatenate([m["start"].to_numpy("int64"), m["end"].to_numpy("int64")]),
+        "t": np.concatenate([maintenance["start"].to_numpy("int64")[keep], maintenance["end"].to_numpy("int64")[keep]]),
         "up": 0, "down": 0,
         "maint": np.concatenate([ones, -ones]),
     })

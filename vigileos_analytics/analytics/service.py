@@ -83,6 +83,11 @@ def _none_if_nan(value: Any) -> Any:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
 
+def _nan_to_none(values: np.ndarray) -> list[float | None]:
+    """Python floats, with None where a value is missing (NaN)."""
+    return [None if v != v else v for v in values.tolist()]
+
+
 class EquipmentAnalyticsService:
     """Analytics over a store. ``inventory`` is a frame or a CSV path (may be missing).
 
@@ -128,6 +133,12 @@ class EquipmentAnalyticsService:
         require_known_equipment(ids, everything)
         return ids
 
+    @staticmethod
+    def _store_ids(equipment_ids: Sequence[str] | str | None, ids: list[str]) -> list[str] | None:
+        """The equipment filter for store reads: none when the caller asked for every
+        equipment (the store holds no other), which spares sending thousands of ids."""
+        return None if equipment_ids is None else ids
+
     # -- raw metrics -------------------------------------------------------------------
 
     @_one_session
@@ -155,7 +166,8 @@ class EquipmentAnalyticsService:
                        end_time: datetime) -> pd.DataFrame:
         """Status changes in the period: time, equipment_id, previous_status, new_status."""
         ids = self._resolve_ids(equipment_ids)
-        raw = self.reader.query(Selection(start_time, end_time, equipment_ids=ids, metric_types=(STATUS_CHANGE,)))
+        raw = self.reader.query(Selection(start_time, end_time, equipment_ids=self._store_ids(equipment_ids, ids),
+                                          metric_types=(STATUS_CHANGE,)))
         return pd.DataFrame({
             "time": raw["time"],
             "equipment_id": raw["equipment_id"],
@@ -167,7 +179,8 @@ class EquipmentAnalyticsService:
     def current_status(self, equipment_ids: Sequence[str] | None = None, at: datetime | None = None) -> pd.Series:
         """Status per equipment from its latest status change (before ``at`` if given)."""
         ids = self._resolve_ids(equipment_ids)
-        latest = self.reader.latest(equipment_ids=ids, metric_types=(STATUS_CHANGE,), before=at)
+        latest = self.reader.latest(equipment_ids=self._store_ids(equipment_ids, ids), metric_types=(STATUS_CHANGE,),
+                                    before=at)
         status = pd.Series(UNKNOWN_STATUS, index=pd.Index(ids, name="equipment_id"), dtype=object)
         if not latest.empty:
             latest = latest.assign(new_status=[t.get("new_status", UNKNOWN_STATUS) for t in latest["tags"]])
@@ -223,10 +236,11 @@ class EquipmentAnalyticsService:
         ids = self._resolve_ids(equipment_ids)
         stale = staleness or self.staleness
         edges = _window_edges(start, end, freq)
-        intervals = self.reader.availability_intervals(start, end, stale, equipment_ids=ids)
+        store_ids = self._store_ids(equipment_ids, ids)
+        intervals = self.reader.availability_intervals(start, end, stale, equipment_ids=store_ids)
         maintenance = self._maintenance(ids, start, end, exclude_maintenance, maintenance_windows)
         table = av.summarize(intervals, ids, edges, maintenance)
-        counts = self.reader.aggregate(Selection(start, end, equipment_ids=ids, metric_types=(AVAILABILITY,)),
+        counts = self.reader.aggregate(Selection(start, end, equipment_ids=store_ids, metric_types=(AVAILABILITY,)),
                                       every=pd.Timedelta(freq).to_pytimedelta() if freq else None, functions=("count",))
         keys = ["equipment_id", "window_start"]
         counts = counts.rename(columns={"time": "window_start", "count": "samples"})
@@ -271,7 +285,8 @@ class EquipmentAnalyticsService:
         """Mean, p95 and max per equipment and metric over [start_time, end_time), computed
         in the store; ``count`` says how many points each figure saw."""
         ids = self._resolve_ids(equipment_ids)
-        return self.reader.aggregate(Selection(start_time, end_time, equipment_ids=ids, metric_types=metric_types),
+        return self.reader.aggregate(Selection(start_time, end_time, equipment_ids=self._store_ids(equipment_ids, ids),
+                                               metric_types=metric_types),
                                     functions=("count", "mean", "p95", "max"))
 
     # -- fleet -------------------------------------------------------------------------
@@ -288,27 +303,35 @@ class EquipmentAnalyticsService:
         if not ids:
             return {"summary": {"total_equipment": 0, OPERATIONAL: 0, MAINTENANCE: 0, OFFLINE: 0,
                                 "average_availability": None}, "equipment": [], "generated_at": now.isoformat()}
-        status = self.current_status(ids, at=now + timedelta(microseconds=1))
-        avail = self.fleet_availability(start, now, ids).set_index("equipment_id")
-        perf = self.reader.aggregate(Selection(start, now, equipment_ids=ids, metric_types=PERFORMANCE_METRICS),
+        # Every equipment: the reads need no equipment filter (see _store_ids).
+        status = self.current_status(None, at=now + timedelta(microseconds=1))
+        avail = self.fleet_availability(start, now, None).set_index("equipment_id")
+        perf = self.reader.aggregate(Selection(start, now, equipment_ids=None, metric_types=PERFORMANCE_METRICS),
                                     functions=("mean",))
         perf = (perf.pivot(index="equipment_id", columns="metric_type", values="mean") if not perf.empty
                 else pd.DataFrame())
-        latest = self.reader.latest(equipment_ids=ids)
+        latest = self.reader.latest(equipment_ids=None)
         latest = latest[latest["metric_type"] != ALERT_METRIC_TYPE]  # an alert check is not a measurement
         last_time = latest.groupby("equipment_id")["time"].max() if not latest.empty else pd.Series(dtype=object)
-        rows = []
-        for eq, name, kind, location in zip(ids, equipment["name"], equipment["type"], equipment["location"],
-                                            strict=True):
-            rows.append({
-                "equipment_id": eq, "name": name, "type": kind, "location": location,
-                "status": status.get(eq, UNKNOWN_STATUS),
-                "availability_24h": _none_if_nan(float(avail.at[eq, "availability_pct"])),
-                "coverage_24h": _none_if_nan(float(avail.at[eq, "coverage_pct"])),
-                "last_metric_time": last_time[eq].isoformat() if eq in last_time.index else None,
-                "performance": {m: _none_if_nan(float(perf.at[eq, m])) if eq in perf.index and m in perf.columns
-                                else None for m in PERFORMANCE_METRICS},
-            })
+        # Whole columns first, then plain Python values: a lookup per equipment and figure
+        # costs more than everything else at fleet scale.
+        avail = avail.reindex(ids)
+        perf = perf.reindex(index=ids, columns=list(PERFORMANCE_METRICS))
+        last_time = last_time.reindex(ids)
+        performance = {m: _nan_to_none(perf[m].to_numpy("float64")) for m in PERFORMANCE_METRICS}
+        columns = {
+            "equipment_id": ids, "name": equipment["name"].tolist(), "type": equipment["type"].tolist(),
+            "location": equipment["location"].tolist(),
+            "status": status.reindex(ids).fillna(UNKNOWN_STATUS).tolist(),
+            "availability_24h": _nan_to_none(avail["availability_pct"].to_numpy("float64")),
+            "coverage_24h": _nan_to_none(avail["coverage_pct"].to_numpy("float64")),
+            "last_metric_time": [None if pd.isna(t) else t.isoformat() for t in last_time.tolist()],
+        }
+        rows = [
+            {**dict(zip(columns, values, strict=True)),
+             "performance": {m: performance[m][i] for m in PERFORMANCE_METRICS}}
+            for i, values in enumerate(zip(*columns.values(), strict=True))
+        ]
         known = [r["availability_24h"] for r in rows if r["availability_24h"] is not None]
         counts = pd.Series([r["status"] for r in rows]).value_counts()
         return {

@@ -2,7 +2,8 @@
 
 The store and the services live on ``app.state``: ``store``, ``analytics``
 (:class:`~..analytics.service.EquipmentAnalyticsService`), ``recorder``
-(:class:`~..ingest.recording.EquipmentMetricsService`) and ``settings``. Routers are
+(:class:`~..ingest.recording.EquipmentMetricsService`), ``dashboards``
+(:class:`~.snapshots.DashboardSnapshots`, whose worker process is stopped with the app) and ``settings``. Routers are
 included at the end of :func:`create_app`. A store the app opened itself is closed on
 shutdown; a store given to it is left to its owner.
 """
@@ -24,6 +25,7 @@ from ..errors import RequestTooLargeError
 from ..ingest.recording import EquipmentMetricsService
 from ..stores.base import MetricsStore
 from .problems import install_handlers, problem_response
+from .snapshots import DashboardFastPath, DashboardSnapshots
 
 #: Largest request body accepted (bytes); a larger one is answered 413.
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None, store: MetricsStore | None = No
         try:
             yield
         finally:
+            app.state.dashboards.close()
             if owned:
                 app.state.store.close()
 
@@ -90,6 +93,8 @@ def create_app(settings: Settings | None = None, store: MetricsStore | None = No
                                                     staleness=settings.staleness)
     app.state.recorder = EquipmentMetricsService(store)
     install_handlers(app)
+    app.state.dashboards = DashboardSnapshots(settings)
+    app.add_middleware(DashboardFastPath, snapshots=app.state.dashboards, settings=settings)
     if settings.api_cors_origins:
         cors: dict[str, Any] = {"allow_origins": list(settings.api_cors_origins), "allow_methods": ["GET", "POST"],
                                 "allow_headers": ["Authorization", "Content-Type"]}
@@ -104,9 +109,7 @@ def create_app(settings: Settings | None = None, store: MetricsStore | None = No
     from .live import router as live_router
     from .writes import router as writes_router
 
-    app.state.live = LiveHub(app.state.analytics)
-    # (hours, generated_at) -> the dashboard's JSON: concurrent requests share one encoding.
-    app.state.encoded_dashboards = {}
+    app.state.live = LiveHub(app.state.analytics, app.state.dashboards)
     app.include_router(writes_router)
     app.include_router(live_router)
     return app

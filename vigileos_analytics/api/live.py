@@ -1,10 +1,11 @@
-"""Live push over WebSocket, and the short-lived fleet summary cache.
+"""Live push over WebSocket.
 
 - ``/ws/equipment/{id}/metrics?interval=5``: ``{"equipment_id", "metrics": [{"time",
   "metric_type", "value", "tags"}], "newest"}``, the latest value of each of the
   equipment's series, every ``interval`` seconds (default 5, at least 1) and as soon
   as a poll sees the newest point time change (polls every ``LiveHub.poll_s``, 1 s).
-- ``/ws/dashboard?interval=5&hours=24``: ``analytics.fleet_summary()`` every ``interval``.
+- ``/ws/dashboard?interval=5&hours=24``: ``analytics.fleet_summary()`` every ``interval``, from
+  the dashboard snapshots the REST endpoint serves (:mod:`.snapshots`).
 
 One poller task per topic (an equipment, or the dashboard of a period) serves every
 subscriber of it; it starts with the first subscriber and stops with the last. Each
@@ -22,12 +23,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import threading
-import time
-from collections.abc import Callable, Hashable
-from concurrent.futures import Future
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
@@ -35,6 +32,7 @@ from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from ..analytics.service import EquipmentAnalyticsService
 from .problems import problem_response
 from .security import _matches, require_read
+from .snapshots import DashboardSnapshots
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -42,46 +40,6 @@ router = APIRouter()
 DEFAULT_INTERVAL_S = 5.0
 MIN_INTERVAL_S = 1.0
 MAX_INTERVAL_S = 3600.0
-
-
-class SummaryCache:
-    """``fleet_summary`` per period, kept ``ttl_s`` seconds and computed once however many
-    threads ask at the same time (single flight); while one refreshes it, the others get
-    the previous payload (up to ``2 * ttl_s`` old). Callers must not change the payload."""
-
-    def __init__(self, analytics: EquipmentAnalyticsService, ttl_s: float = 1.5) -> None:
-        self.analytics, self.ttl_s = analytics, ttl_s
-        self._lock = threading.Lock()
-        self._entries: dict[int, tuple[float, dict[str, Any]]] = {}
-        self._inflight: dict[int, Future] = {}
-        self.computed = 0
-
-    def get(self, hours: int = 24) -> dict[str, Any]:
-        with self._lock:
-            entry = self._entries.get(hours)
-            if entry is not None and time.monotonic() - entry[0] < self.ttl_s:
-                return entry[1]
-            pending = self._inflight.get(hours)
-            if pending is not None and entry is not None and time.monotonic() - entry[0] < 2 * self.ttl_s:
-                return entry[1]  # being refreshed: the previous payload, at most 2 ttl old
-            owner = pending is None
-            if pending is None:
-                pending = self._inflight[hours] = Future()
-        if not owner:
-            return pending.result()
-        try:
-            payload = self.analytics.fleet_summary(period=timedelta(hours=hours))
-        except BaseException as exc:
-            with self._lock:
-                del self._inflight[hours]
-            pending.set_exception(exc)
-            raise
-        with self._lock:
-            self._entries[hours] = (time.monotonic(), payload)
-            del self._inflight[hours]
-            self.computed += 1
-        pending.set_result(payload)
-        return payload
 
 
 class Subscriber:
@@ -104,26 +62,29 @@ class Subscriber:
 
 @dataclass
 class Topic:
-    """What one poller reads (``fetch``, run in a thread) and who gets it; ``version``
-    tells a new payload from the last one; ``poll_s`` None polls at the shortest interval."""
+    """What one poller reads (``fetch``, run in a thread, or ``fetch_async`` awaited on the
+    loop) and who gets it; ``version`` tells a new payload from the last one; ``poll_s``
+    None polls at the shortest interval."""
 
     key: str
-    fetch: Callable[[], dict[str, Any]]
+    fetch: Callable[[], dict[str, Any]] | None
     version: Callable[[dict[str, Any]], Hashable]
     poll_s: float | None
     subscribers: set[Subscriber] = field(default_factory=set)
     task: asyncio.Task | None = None
     last: dict[str, Any] | None = None
     polls: int = 0
+    fetch_async: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
 
 class LiveHub:
     """The topics being watched, one poller task each."""
 
-    def __init__(self, analytics: EquipmentAnalyticsService, poll_s: float = 1.0, summary_ttl_s: float = 1.5) -> None:
+    def __init__(self, analytics: EquipmentAnalyticsService, dashboards: DashboardSnapshots,
+                 poll_s: float = 1.0) -> None:
         self.analytics = analytics
         self.poll_s = poll_s
-        self.summaries = SummaryCache(analytics, summary_ttl_s)
+        self.dashboards = dashboards
         self.topics: dict[str, Topic] = {}
         self.pollers_started = 0
 
@@ -156,7 +117,11 @@ class LiveHub:
         while topic.subscribers:
             started = loop.time()
             try:
-                payload = await asyncio.to_thread(topic.fetch)
+                if topic.fetch_async is not None:
+                    payload = await topic.fetch_async()
+                else:
+                    assert topic.fetch is not None
+                    payload = await asyncio.to_thread(topic.fetch)
             except Exception as exc:  # a failed poll (store busy, down) is retried at the next one
                 logger.warning("live poll of %s failed: %s", topic.key, exc)
                 payload = None
@@ -172,7 +137,7 @@ class LiveHub:
             await asyncio.sleep(max(period - (loop.time() - started), 0.05))
 
     def stats(self) -> dict[str, Any]:
-        return {"pollers_started": self.pollers_started, "summaries_computed": self.summaries.computed,
+        return {"pollers_started": self.pollers_started, "summaries_computed": self.dashboards.computed,
                 "topics": {key: {"subscribers": len(t.subscribers), "polls": t.polls, "polling": t.task is not None
                                  and not t.task.done()} for key, t in self.topics.items()}}
 
@@ -277,8 +242,12 @@ async def dashboard(websocket: WebSocket) -> None:
     invalid = hours.replace("a number of seconds", "a number of hours") if isinstance(hours, str) else None
     period = 24 if isinstance(hours, str) else int(hours)
     hub = _hub(websocket)
+
+    async def summary() -> dict[str, Any]:
+        return (await hub.dashboards.get(period)).payload
+
     await _serve(websocket, f"dashboard:{period}h", lambda: Topic(
-        f"dashboard:{period}h", lambda: hub.summaries.get(period), lambda p: p.get("generated_at"), None), invalid)
+        f"dashboard:{period}h", None, lambda p: p.get("generated_at"), None, fetch_async=summary), invalid)
 
 
 @router.get("/api/live/stats", dependencies=[Depends(require_read)])

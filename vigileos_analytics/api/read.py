@@ -35,7 +35,9 @@ from .models import (
     MetricsResponse,
     ProblemDetails,
 )
+from .paging import first_points
 from .security import require_read
+from .snapshots import DashboardSnapshots
 
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 100_000
@@ -72,6 +74,19 @@ def _period(start: str | None, end: str | None, names: tuple[str, str],
         raise ValidationError(f"{names[0]} ({start_time.isoformat()}) must be before {names[1]} "
                               f"({end_time.isoformat()}).", field=names[0], value=start)
     return validate_range(start_time, end_time)
+
+
+def _cursor(text: str) -> datetime:
+    """A page cursor at full (nanosecond) precision: a datetime would drop the nanoseconds
+    and hand out the same page again."""
+    bound = _time(text, "cursor")  # the checks and errors of every time parameter
+    try:
+        stamp = pd.Timestamp(text.strip())
+    except (ValueError, TypeError):
+        return bound
+    if stamp.tzinfo is None or stamp.floor("us") != pd.Timestamp(bound):
+        return bound
+    return stamp.tz_convert("UTC")
 
 
 def _known(service: EquipmentAnalyticsService, equipment_id: str) -> str:
@@ -114,7 +129,8 @@ def equipment_metrics(
     cursor: Annotated[str | None, Query(description="Points after this time (the `next` link sets it).")] = None,
     format: Format = "json",
 ) -> Any:
-    """Raw points of one equipment over [start_time, end_time), oldest first, a page at a time."""
+    """Raw points of one equipment over [start_time, end_time), oldest first, a page at a time.
+    Only about the page is read from the store, however long the period (see :mod:`.paging`)."""
     start, end = _period(start_time, end_time, ("start_time", "end_time"))
     _known(service, equipment_id)
     if metric_type:
@@ -124,21 +140,19 @@ def equipment_metrics(
             raise ValidationError(f"unknown metric type {metric_type!r} (metric_type): not a known metric and "
                                   f"no such points for {equipment_id!r}. Known: {', '.join(METRIC_UNITS)}.",
                                   field="metric_type", value=metric_type)
-    after = _time(cursor, "cursor") if cursor else None
+    after = _cursor(cursor) if cursor else None
     if after is not None and after >= start:
         if after >= end:
             raise ValidationError(f"cursor ({after.isoformat()}) must be before end_time.", field="cursor",
                                   value=cursor)
         start = after
-    frame = service.get_equipment_metrics(equipment_id, start, end, metric_type)
-    if after is not None:
-        frame = frame[frame["time"] > pd.Timestamp(after)]
+    frame, complete = first_points(service, equipment_id, start, end, metric_type, limit + 1, after)
     page, more = frame.iloc[:limit], len(frame) > limit
     if more:  # end the page on a whole instant, so the cursor (its last time) loses no point
         boundary = frame["time"].iloc[limit]
         whole = page[page["time"] < boundary]
         page = whole if len(whole) else frame[frame["time"] <= boundary]
-        more = len(frame) > len(page)
+        more = len(frame) > len(page) or not complete
     metrics = [{"time": pd.Timestamp(t).isoformat(), "metric_type": m, "value": float(v), "tags": dict(tags)}
                for t, m, v, tags in zip(page["time"], page["metric_type"], page["value"], page["tags"], strict=True)]
     link = str(request.url.include_query_params(cursor=metrics[-1]["time"])) if more and metrics else None
@@ -151,39 +165,21 @@ def equipment_metrics(
 
 
 @router.get("/influxdb/dashboard/", response_model=DashboardResponse)
-def dashboard(
-    service: Service,
+async def dashboard(
     request: Request,
     hours: Annotated[int, Query(ge=1, le=24 * 366, description="Period of availability and averages.")] = 24,
     at: Annotated[str | None, Query(description="The dashboard as it was at this time (default: now).")] = None,
 ) -> Any:
     """The fleet at a glance: status counts, availability and performance averages per equipment.
-    Without ``at``, the summary is computed once for concurrent requests and kept 1.5 s
-    (``generated_at`` says when), and its JSON is validated and encoded once per summary."""
+    Without ``at``, a snapshot shared by every request, recomputed every 1.5 s while asked for
+    (so about 2 s old at most); after a write through this API, the next answer includes it
+    (``generated_at`` says when it was computed)."""
+    snapshots: DashboardSnapshots = request.app.state.dashboards
     if at:
-        return _dashboard_body(service.fleet_summary(now=_time(at, "at"), period=timedelta(hours=hours)), hours)
-    payload = request.app.state.live.summaries.get(hours)
-    encoded: dict[tuple[int, Any], bytes] = request.app.state.encoded_dashboards
-    key = (hours, payload["generated_at"])
-    body = encoded.get(key)
-    if body is None:
-        body = DashboardResponse.model_validate(_dashboard_body(payload, hours)).model_dump_json().encode()
-        encoded.clear()  # only the newest summary is served
-        encoded[key] = body
-    return Response(body, media_type="application/json")
-
-
-def _dashboard_body(payload: dict[str, Any], hours: int) -> dict[str, Any]:
-    rows = [{
-        "equipment_id": row["equipment_id"], "name": row["name"], "current_status": row["status"],
-        "availability_24h": row["availability_24h"], "last_metric": row["last_metric_time"],
-        "performance": {"cpu_avg": row["performance"]["cpu_usage"],
-                        "memory_avg": row["performance"]["memory_usage"],
-                        "response_time_avg": row["performance"]["response_time"]},
-        "type": row["type"], "location": row["location"], "coverage_24h": row["coverage_24h"],
-    } for row in payload["equipment"]]
-    return {"summary": payload["summary"], "equipment_metrics": rows, "hours": hours,
-            "generated_at": payload["generated_at"]}
+        snapshot = await snapshots.at(hours, _time(at, "at"))
+    else:
+        snapshot = await snapshots.get(hours)
+    return Response(snapshot.body, media_type="application/json")
 
 
 def _day(text: str, name: str) -> date:

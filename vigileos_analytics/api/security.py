@@ -9,22 +9,11 @@ compared with :func:`hmac.compare_digest` and never logged.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 
 from fastapi import Request
 
 from ..config import Secret, Settings
 from ..errors import ApiAuthError
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an address or ``localhost``) is a loopback address."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _bearer(request: Request) -> str | None:
@@ -44,8 +33,19 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def require_read(request: Request) -> None:
-    """A FastAPI dependency: the read token or the write token, unless no read token is set."""
+def may_read(settings: Settings, authorization: str) -> bool:
+    """Whether a request with this ``Authorization`` header may read (the rule of :func:`require_read`)."""
+    if not settings.api_token:
+        return True
+    scheme, _, token = authorization.partition(" ")
+    given = token.strip()
+    return scheme.lower() == "bearer" and bool(given) and (
+        _matches(given, settings.api_token) or _matches(given, settings.api_write_token))
+
+
+async def require_read(request: Request) -> None:
+    """A FastAPI dependency: the read token or the write token, unless no read token is set.
+    A coroutine: it only compares strings, so it runs on the event loop, not in a thread."""
     settings = _settings(request)
     if not settings.api_token:
         return

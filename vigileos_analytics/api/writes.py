@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool
 
 from ..errors import ApiAuthError, LineProtocolError, ValidationError, WriteError
 from ..ingest.lineprotocol import parse_lines
-from ..ingest.recording import EquipmentMetricsService
+from ..ingest.recording import EquipmentMetricsService, refused_by_store
 from ..ingest.rows import check_rows
 from ..schema import AVAILABILITY, CORE_COLUMNS, CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME, StatusRegistry
 from ..stores.base import MetricsStore
@@ -96,7 +96,11 @@ def _recorded(request: Request, record) -> Response:
     try:
         recorder.flush()
     except WriteError as exc:
+        if refused_by_store(exc):
+            raise  # dropped, not buffered: answered as the store's error
         return JSONResponse({"status": "buffered", "pending": recorder.pending, "detail": str(exc)}, status_code=202)
+    finally:
+        request.app.state.dashboards.invalidate()
     return Response(status_code=204)
 
 
@@ -331,6 +335,8 @@ async def _write(request: Request, precision: str, v2: bool) -> Response:
                                 request.headers.get("content-encoding"), precision)
     except ValidationError as exc:
         return _influx_error(exc, 400, v2)
+    finally:
+        request.app.state.dashboards.invalidate()
     return Response(status_code=204)
 
 

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from ..config import Settings, load_settings
+from ..config import Settings, load_settings, mask_url
 from ..errors import StoreError
 from ..schema import Point
 from ..stores import open_store
@@ -218,7 +218,7 @@ def check_url(url: str | None = None, settings: Settings | None = None, *, round
     try:
         store = open_store(url, settings)
     except StoreError as exc:
-        location = url.split("?", 1)[0]
+        location = mask_url(url.split("?", 1)[0])
         diagnosis = diagnose(exc, server_of(location))
         step = CheckStep("open", "failed", _since(started), diagnosis.message)
         return CheckReport(ok=False, backend=urlsplit(url).scheme, location=location, steps=(step,),

@@ -16,7 +16,7 @@ import importlib
 import click
 
 from .. import __version__
-from .common import AppContext, handle_errors
+from .common import AppContext, handle_errors, install_log_output
 
 # Modules that each define click commands named in the tuple beside them.
 _COMMANDS = (
@@ -50,6 +50,7 @@ def main(ctx: click.Context, store_url: str | None) -> None:
     7 dashboard server could not start, 8 some alert rules or equipment
     could not be evaluated (the others were).
     """
+    install_log_output()
     ctx.obj = AppContext(store_url)
 
 

@@ -17,6 +17,7 @@ from .common import (
     json_option,
     pass_app,
     say,
+    styled,
 )
 
 if TYPE_CHECKING:
@@ -59,20 +60,19 @@ def check(app: AppContext, round_trip: bool, verbose: bool, as_json: bool) -> No
             _print_facts(facts)
     if not report.ok:
         if not as_json:
-            error_console.print(f"[bold red]Error:[/] {report.message}", markup=True, highlight=False,
-                                soft_wrap=True)
+            error_console.print(styled(("Error:", "bold red"), f" {report.message}"), highlight=False, soft_wrap=True)
         raise SystemExit(EXIT_STORE)
 
 
 def _print_report(report: CheckReport) -> None:
-    mark = "[green]OK[/]" if report.ok else "[red]FAILED[/]"
+    mark = ("OK", "green") if report.ok else ("FAILED", "red")
     version = f", version {report.version}" if report.version else ""
-    console.print(f"{mark} {report.backend} store at {report.location}{version}; {report.latency_ms:.0f} ms in all.",
-                  highlight=False, soft_wrap=True)
+    console.print(styled(mark, f" {report.backend} store at {report.location}{version}; "
+                               f"{report.latency_ms:.0f} ms in all."), highlight=False, soft_wrap=True)
     colours = {"ok": "green", "warning": "yellow", "failed": "red"}
     for step in report.steps:
-        console.print(f"  {step.name:<7} [{colours[step.status]}]{step.status:<7}[/] {step.latency_ms:>8.1f} ms  "
-                      f"{step.message}", highlight=False, soft_wrap=True)
+        console.print(styled(f"  {step.name:<7} ", (f"{step.status:<7}", colours[step.status]),
+                             f" {step.latency_ms:>8.1f} ms  {step.message}"), highlight=False, soft_wrap=True)
     for key, value in report.details.items():
         console.print(f"  {key}: {value:,}" if isinstance(value, int) else f"  {key}: {value}", highlight=False)
 

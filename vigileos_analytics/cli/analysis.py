@@ -113,10 +113,12 @@ def stats(app: AppContext, equipment_ids: tuple[str, ...], start: datetime, end:
 
 @click.command("summary")
 @click.option("--at", "now", default="now", show_default=True, help="The instant the summary describes.")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True,
+              help="Equipment rows shown in the table (--json has them all).")
 @json_option
 @pass_app
 @handle_errors
-def summary(app: AppContext, now: str, as_json: bool) -> None:
+def summary(app: AppContext, now: str, limit: int, as_json: bool) -> None:
     """Fleet summary: counts by status, 24 h availability, last metric time."""
     import pandas as pd
 
@@ -136,4 +138,4 @@ def summary(app: AppContext, now: str, as_json: bool) -> None:
         "resp ms": r["performance"]["response_time"],
     } for r in payload["equipment"]])
     if not rows.empty:
-        emit_table(rows, title=say("cli.summary.title"))
+        emit_table(rows, title=say("cli.summary.title"), limit=limit)

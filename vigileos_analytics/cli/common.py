@@ -16,6 +16,12 @@ Exit codes:
 8   partly done: some alert rules or equipment could not be evaluated (each
     one is listed; the others were evaluated and recorded)
 ==  =====================================================================
+
+Every line a command prints goes through :data:`console` / :data:`error_console`
+(tables and ``say`` texts too), which print text as it is: stored ids, tags and
+paths are never read as rich markup, control characters show as ``\\x1b``-style
+escapes (stored text cannot restyle the terminal) and URL credentials as ``***``.
+Styling is opt-in, on :class:`rich.text.Text` built by :func:`styled`.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import logging
 import math
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -33,7 +41,7 @@ import click
 
 # Only light modules at the top: every command, and every --help, imports this one.
 # pandas, rich and the stores are imported where they are used (pandas alone costs 0.5 s).
-from ..config import Settings, load_settings, read_setting
+from ..config import Settings, load_settings, mask_url, read_setting
 from ..errors import ConfigurationError, DashboardServerError, ReportError, StoreError, ValidationError, VigileosError
 from ..timeparse import parse_duration, parse_time_text
 
@@ -46,11 +54,36 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INVALID, EXIT_CONFIG, EXIT_STORE, EXIT_
 EXIT_PARTIAL = 8
 
 
+# C0 and C1 control characters but tab and newline: ESC, CSI (0x9b), CR, BEL... would let stored text
+# move the cursor, rewrite the line or restyle the terminal.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# JSON escapes C0 itself; DEL and C1 it leaves raw (with ensure_ascii=False).
+_JSON_RAW_CONTROL_RE = re.compile("[\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` as a terminal may show it: control characters as ``\\x1b``-style escapes,
+    the user name and password of URLs as ``***``."""
+    return mask_url(_CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+
+
+def styled(*parts: str | tuple[str, str]) -> Any:
+    """A rich ``Text`` of ``parts``: plain strings, or (text, style) pairs such as
+    ("Error:", "bold red"); each part's text is made terminal-safe, never read as markup."""
+    from rich.text import Text
+
+    return Text.assemble(*(terminal_safe(p) if isinstance(p, str) else (terminal_safe(p[0]), p[1]) for p in parts))
+
+
 class LazyConsole:
-    """A rich Console made on first use, with these arguments."""
+    """A rich Console made on first use, with these arguments, that prints text as it is.
+
+    Strings are never read as markup or emoji codes and pass through :func:`terminal_safe`,
+    so a stored id cannot break or restyle the output; ``markup=True`` is ignored: style
+    with :func:`styled` instead."""
 
     def __init__(self, **options: Any) -> None:
-        self._options = options
+        self._options = {"markup": False, "emoji": False, **options}
         self._console: Any = None
 
     def __getattr__(self, name: str) -> Any:
@@ -60,10 +93,31 @@ class LazyConsole:
             self._console = Console(**self._options)
         return getattr(self._console, name)
 
+    def print(self, *objects: Any, **options: Any) -> None:
+        options.pop("markup", None)
+        self.__getattr__("print")(*(terminal_safe(o) if isinstance(o, str) else o for o in objects), **options)
+
 
 # Tables stay readable when output goes to a file or pipe (rich would assume 80 columns).
 console = LazyConsole(width=None if sys.stdout.isatty() else 120)
 error_console = LazyConsole(stderr=True)
+
+
+class _TerminalSafeStderr(logging.Handler):
+    """Log records as lines on the stderr of the moment (a test runner swaps it), terminal-safe."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(terminal_safe(self.format(record)) + "\n")
+        except Exception:  # logging must never break the command
+            self.handleError(record)
+
+
+def install_log_output() -> None:
+    """Make Python's last-resort handler (warnings on stderr when logging is not set up)
+    terminal-safe; a process that configures logging keeps its own handlers."""
+    if not isinstance(logging.lastResort, _TerminalSafeStderr):
+        logging.lastResort = _TerminalSafeStderr(logging.WARNING)
 
 
 class AppContext:
@@ -121,7 +175,7 @@ def handle_errors(func: Callable) -> Callable:
         try:
             return func(*args, **kwargs)
         except VigileosError as exc:
-            error_console.print(f"[bold red]Error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            error_console.print(styled(("Error:", "bold red"), f" {exc}"), highlight=False, soft_wrap=True)
             sys.exit(exit_code_for(exc))
         except KeyboardInterrupt:
             error_console.print("Interrupted.")
@@ -131,8 +185,8 @@ def handle_errors(func: Callable) -> Callable:
         except Exception as exc:  # a bug: say so in one line unless debugging
             if _debugging():
                 raise
-            error_console.print(f"[bold red]Internal error:[/] {type(exc).__name__}: {exc} "
-                                "(set VIGILEOS_DEBUG=1 for the traceback)", highlight=False)
+            error_console.print(styled(("Internal error:", "bold red"), f" {type(exc).__name__}: {exc} "
+                                       "(set VIGILEOS_DEBUG=1 for the traceback)"), highlight=False)
             sys.exit(EXIT_INTERNAL)
     return wrapper
 
@@ -192,7 +246,8 @@ def emit_json(data: Any) -> None:
     pandas = sys.modules.get("pandas")  # a frame or Timestamp means pandas is loaded: never import it for them
     if pandas is not None and isinstance(data, pandas.DataFrame):
         data = [{k: _plain(v) for k, v in row.items()} for row in data.to_dict(orient="records")]
-    click.echo(json.dumps(data, default=_plain, indent=2, ensure_ascii=False))
+    text = json.dumps(data, default=_plain, indent=2, ensure_ascii=False)
+    click.echo(_JSON_RAW_CONTROL_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def format_cell(value: Any) -> str:
@@ -204,8 +259,8 @@ def format_cell(value: Any) -> str:
     if pandas is not None and isinstance(value, pandas.Timestamp):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
+        return terminal_safe(", ".join(f"{k}={v}" for k, v in value.items()))
+    return terminal_safe(str(value))
 
 
 def say(key: str, **fields: Any) -> str:
@@ -235,9 +290,9 @@ def emit_table(frame: pd.DataFrame | list[dict[str, Any]], title: str | None = N
         columns = list(frame.columns)
         numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in columns]
         rows = frame.itertuples(index=False, name=None)
-    table = Table(title=title, show_lines=False, header_style="bold")
+    table = Table(title=terminal_safe(title) if title else None, show_lines=False, header_style="bold")
     for column, is_numeric in zip(columns, numeric, strict=True):
-        table.add_column(str(column), justify="right" if is_numeric else "left")
+        table.add_column(terminal_safe(str(column)), justify="right" if is_numeric else "left")
     for row in itertools.islice(rows, limit):
         table.add_row(*(format_cell(v) for v in row))
     console.print(table)

@@ -28,7 +28,8 @@ def _wait_for_stop(server) -> None:
 
 @click.command("dashboard")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; 0.0.0.0 serves every interface (e.g. inside a container).")
+              help="Address to listen on; 0.0.0.0 serves every interface (e.g. inside a container) and needs "
+                   "VIGILEOS_DASHBOARD_TOKEN.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default="a free port",
               help="Port to serve the dashboards on.")
 @click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
@@ -40,9 +41,11 @@ def _wait_for_stop(server) -> None:
 def dashboard(app: AppContext, host: str, port: int, no_browser: bool, notebooks_dir: Path | None) -> None:
     """Serve the Voila dashboards until Ctrl-C or SIGTERM.
 
-    Kernels are preheated (a page opens without waiting for imports) and a closed
-    page's kernel is shut down after 10 idle minutes. The store is the one given by
-    --store / VIGILEOS_STORE_URL; relative paths are resolved against the current folder.
+    Kernels are preheated (a page opens without waiting for imports); at most
+    VIGILEOS_DASHBOARD_MAX_KERNELS pages are served at once, and a page's kernel with no
+    browser connected is shut down after VIGILEOS_DASHBOARD_UNCONNECTED_TIMEOUT seconds.
+    An address other than loopback needs VIGILEOS_DASHBOARD_TOKEN. The store is the one
+    given by --store / VIGILEOS_STORE_URL; relative paths are resolved against the current folder.
     """
     from ..dashboards.server import absolute_store_env, local_address, start_dashboard_server
     from ..templates import dashboards_dir

@@ -103,7 +103,8 @@ def import_csv(app: AppContext, path: Path, file_format: str | None, layout: str
                "bad_rows": len(result.bad_rows), "bad_lines": result.bad_rows["line"].head(50).tolist(),
                "duplicates": result.duplicates, "duplicate_lines": list(result.duplicate_lines),
                "duplicate_rule": "last wins", "naive_times": result.naive_times,
-               "assumed_timezone": result.timezone if result.naive_times else None}
+               "assumed_timezone": result.timezone if result.naive_times else None,
+               "epoch_units": dict(result.epoch_units)}
     if as_json:
         emit_json(summary)
         return
@@ -111,6 +112,9 @@ def import_csv(app: AppContext, path: Path, file_format: str | None, layout: str
                  rows=say("cli.rows", count=result.total_rows))]
     if result.naive_times:
         parts.append(say("cli.import.zone", count=result.naive_times, timezone=result.timezone))
+    if result.epoch_units:
+        parts.append(say("cli.import.epoch", units=", ".join(say(f"cli.import.epoch_unit.{unit}", count=count)
+                                                             for unit, count in result.epoch_units.items())))
     if result.duplicates:
         parts.append(say("cli.import.duplicates", count=result.duplicates,
                          lines=", ".join(map(str, result.duplicate_lines[:5]))

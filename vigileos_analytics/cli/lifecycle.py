@@ -12,7 +12,18 @@ from typing import TYPE_CHECKING
 import click
 
 from ..lifecycle import FORMATS
-from .common import DURATION, TIME, AppContext, console, emit_json, emit_table, handle_errors, json_option, pass_app
+from .common import (
+    DURATION,
+    TIME,
+    AppContext,
+    console,
+    emit_json,
+    emit_table,
+    handle_errors,
+    json_option,
+    pass_app,
+    say,
+)
 
 if TYPE_CHECKING:
     from ..lifecycle.maintain import MaintenanceRun
@@ -76,10 +87,14 @@ def backup_create(app: AppContext, path: Path, start: datetime | None, end: date
 
     result = backup_store(app.store, path, _selection(start, end, equipment, metric), progress=not quiet)
     if as_json:
-        emit_json({"path": str(result.path), "files": result.files, "points": result.points})
+        emit_json({"path": str(result.path), "files": result.files, "points": result.points,
+                   "removed_partials": [str(p) for p in result.removed_partials]})
         return
     console.print(f"Backed up {result.points:,} points of {result.counts['equipment_id'].nunique()} equipment "
                   f"in {result.files} files to {result.path}.")
+    if result.removed_partials:
+        console.print(say("cli.backup.removed_partials", count=len(result.removed_partials),
+                          names=", ".join(p.name for p in result.removed_partials)), highlight=False, soft_wrap=True)
 
 
 @backup.command("verify")
@@ -102,20 +117,44 @@ def backup_verify(path: Path, as_json: bool) -> None:
 
 @click.command("restore")
 @click.argument("path", type=click.Path(path_type=Path))
+@click.option("--roll-up", "roll_up", is_flag=True,
+              help="Allow rolling points up to fit the rollups: raw points that would lie before the rollup horizon, "
+                   "and rollups of a finer window (see README, Restore rules). Without it such a restore is refused.")
 @quiet_option
 @json_option
 @pass_app
 @handle_errors
-def restore(app: AppContext, path: Path, quiet: bool, as_json: bool) -> None:
+def restore(app: AppContext, path: Path, roll_up: bool, quiet: bool, as_json: bool) -> None:
     """Verify the archive at PATH, then load it into the store (any backend).
-    Points already there with the same series and time are replaced."""
+    Points already there with the same series and time are replaced. A restore never
+    hides points behind a rollup horizon: when it would have to roll some up, it
+    refuses and says how many, unless --roll-up is given."""
     from ..lifecycle import restore as restore_archive
 
-    result = restore_archive(app.store, path, progress=not quiet)
+    result = restore_archive(app.store, path, roll_up=roll_up, progress=not quiet and not as_json)
+    plan, settled = result.plan, result.settled
     if as_json:
-        emit_json({"path": str(result.path), "files": result.files, "points": result.points})
+        emit_json({"path": str(result.path), "files": result.files, "points": result.points,
+                   "rollup_points": result.rollup_points, "rollups": plan.measurement,
+                   "horizon": plan.horizon.isoformat() if plan.horizon else None,
+                   "regrouped": plan.store_regroup + plan.archive_regroup, "rolled_up": settled.added,
+                   "already_in_rollups": settled.already_held, "raw_removed": settled.deleted,
+                   "kept_equipment": settled.kept})
         return
-    console.print(f"Restored {result.points:,} points from {result.path} into {app.store_url}.")
+    console.print(say("cli.restore.done", points=result.points, path=result.path, store=app.store_url),
+                  highlight=False, soft_wrap=True)
+    if plan.horizon is not None:
+        console.print(say("cli.restore.horizon", measurement=plan.measurement, time=plan.horizon),
+                      highlight=False, soft_wrap=True)
+    for measurement in plan.store_regroup + plan.archive_regroup:
+        console.print(say("cli.restore.regrouped", source=measurement, measurement=plan.measurement),
+                      highlight=False, soft_wrap=True)
+    if settled.points:
+        console.print(say("cli.restore.rolled_up", count=settled.points, added=settled.added,
+                          held=settled.already_held, deleted=settled.deleted, measurement=plan.measurement),
+                      highlight=False, soft_wrap=True)
+    if settled.kept:
+        console.print(say("cli.restore.kept", names=", ".join(settled.kept[:10])), highlight=False, soft_wrap=True)
 
 
 @click.command("export")
@@ -243,7 +282,7 @@ def optimize(app: AppContext, older_than: timedelta, every: timedelta, dry_run: 
                    "cutoff": result.cutoff.isoformat(), "dry_run": result.dry_run,
                    "previous_horizon": result.previous_horizon.isoformat() if result.previous_horizon else None,
                    "raw_points": result.raw_points, "rollup_points": result.rollup_points, "deleted": result.deleted,
-                   "late_points": result.late_points, "kept_equipment": result.kept,
+                   "late_points": result.late_points, "resumed": result.resumed, "kept_equipment": result.kept,
                    "counts": result.counts.to_dict(orient="records")})
         return
     since = f"from {result.previous_horizon:%Y-%m-%d %H:%M} " if result.previous_horizon else ""
@@ -259,9 +298,11 @@ def optimize(app: AppContext, older_than: timedelta, every: timedelta, dry_run: 
     if result.kept:
         console.print(f"Raw points of {len(result.kept)} equipment changed while this ran and were kept: "
                       f"{', '.join(result.kept[:10])}. Run optimize again.")
+    if result.resumed:
+        console.print(say("cli.optimize.resumed", count=result.resumed), highlight=False, soft_wrap=True)
     if result.late_points:
-        console.print(f"{result.late_points:,} raw points lie before the previous horizon (written after it); they "
-                      "stay raw and are not in the rollups.")
+        console.print(say("cli.optimize.late_dry" if result.dry_run else "cli.optimize.late",
+                          count=result.late_points), highlight=False, soft_wrap=True)
 
 
 @click.command("maintain")

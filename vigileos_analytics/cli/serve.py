@@ -27,8 +27,8 @@ def serve(app: AppContext, host: str, port: int) -> None:
     Reads need the bearer token VIGILEOS_API_TOKEN when it is set (open otherwise, on
     loopback only). OpenAPI schema at /openapi.json, docs at /docs.
     """
-    from ..api.security import is_loopback
     from ..errors import ConfigurationError
+    from ..urloptions import is_loopback
 
     settings = replace(app.settings, store_url=app.store_url)
     if not settings.api_token and not is_loopback(host):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import AppContext, console, emit_json, handle_errors, json_option, pass_app
+from .common import AppContext, console, emit_json, handle_errors, json_option, pass_app, styled
 
 
 @click.group("templates")
@@ -35,8 +35,8 @@ def list_(app: AppContext, as_json: bool) -> None:
         return
     for what, env, value, path in rows:
         source = env if value.strip() else "package"
-        missing = "" if path.exists() else "  [bold red](missing)[/]"
-        console.print(f"{what:<24} {path}  ({source}){missing}", highlight=False, soft_wrap=True)
+        missing = "" if path.exists() else ("  (missing)", "bold red")
+        console.print(styled(f"{what:<24} {path}  ({source})", missing), highlight=False, soft_wrap=True)
 
 
 @templates.command("copy")

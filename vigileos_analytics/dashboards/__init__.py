@@ -38,7 +38,7 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # The widget pages import ipywidgets and plotly's FigureWidget: load them only when asked.
+    # The widget pages import ipywidgets and plotly: load them only when asked.
     if name in ("OverviewPage", "DetailPage"):
         from . import pages
 

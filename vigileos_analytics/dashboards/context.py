@@ -9,24 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from ..analytics.service import EquipmentAnalyticsService
-from ..config import Settings, load_settings
+from ..config import Settings, load_settings, mask_url
 from ..stores import open_store
 
 
 def redact_url(url: str) -> str:
-    """``url`` without user name or password, safe to show in a page."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid URL>"
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+    """``url`` with its user name and password masked, safe to show in a page."""
+    return mask_url(url)
 
 
 @dataclass

@@ -61,6 +61,7 @@ class RefreshControls:
                                            layout=w.Layout(width="190px"))
         self.button = w.Button(description=text.t("dashboard.refresh.now"), icon="refresh",
                                layout=w.Layout(width="120px"))
+        self.button.add_class("vigileos-refresh")
         self.status = w.HTML()
         self.status.add_class("vigileos-updated")
         self.refreshes = 0

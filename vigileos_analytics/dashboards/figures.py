@@ -1,15 +1,18 @@
 """Plotly figures of the dashboards, built from the view models.
 
-Each builder returns a plain ``go.Figure``; pages show it in a ``FigureWidget``.
+Each builder returns a plain ``go.Figure``; pages send it as plotly JSON (:func:`to_plotly_json`).
 Times on the x axes are UTC, sent as text (see :func:`_utc_text`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from ..i18n import Translator
@@ -18,9 +21,21 @@ from ..theme import ACCENT, MUTED, STATE_COLOURS, STATUS_COLOURS, UNKNOWN, avail
 from .models import DetailModel, OverviewModel
 
 RANKING_ROWS = 15
+#: The mime type plotly's renderer draws (the jupyterlab-plotly extension).
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+#: Plotly's options for every chart: sized by its slot, no mode bar logo.
+CONFIG = {"responsive": True, "displaylogo": False}
 
 _LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=40, b=10), font=dict(size=12),
                hovermode="closest")
+
+
+def to_plotly_json(figure: go.Figure) -> dict[str, Any]:
+    """``figure`` as the JSON plotly.js draws (``data``, ``layout``, ``config``), numbers
+    packed as plotly's typed arrays."""
+    payload = json.loads(pio.to_json(figure, validate=False))
+    payload["config"] = dict(CONFIG)
+    return payload
 
 
 def _utc_text(times: pd.Series) -> list[str]:

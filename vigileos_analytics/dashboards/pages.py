@@ -1,9 +1,10 @@
 """The two dashboard pages as widget trees: build, show, refresh.
 
-A notebook does ``page = OverviewPage.open(params)`` then ``page.show()``: the first
-render happens while the cell runs (so Voila sends a complete page), later ones on
-the auto-refresh tick, from a worker thread, while the page's heartbeat says the tab
-is still open (see :mod:`.heartbeat`). Any failure becomes a friendly notice in the
+A notebook does ``page = OverviewPage.open(params)`` then ``page.show()``: the page's
+frame goes out with the cell, and every render, the first included, runs from a worker
+thread (the first at once, later ones on the auto-refresh tick while the page's
+heartbeat says the tab is still open, see :mod:`.heartbeat`), so the browser loads and
+connects while the store is read. Any failure becomes a friendly notice in the
 page (see :mod:`.feedback`); the last good content stays hidden behind it.
 """
 
@@ -32,18 +33,23 @@ from .params import PageParams
 
 
 class FigureSlot:
-    """A place in the page for one plotly figure.
+    """A place in the page for one plotly figure, drawn by plotly's own renderer.
 
-    Every figure gets a fresh FigureWidget: in-place updates of a displayed
-    FigureWidget (plotly 7 over anywidget) did not reach the browser reliably in
-    Voila, while a new widget always renders (measured cost: a few ms per chart).
+    The figure travels as an output of an ``Output`` widget kept for the life of the
+    page (plotly's ``application/vnd.plotly.v1+json``, drawn by the jupyterlab-plotly
+    extension Voila loads once, cached by the browser), so a refresh sends only the
+    figure's JSON. A ``FigureWidget`` would carry the whole plotly.js bundle (5 MB)
+    in its state, for every chart and every refresh.
     """
 
     def __init__(self, css: str) -> None:
         self.css = css
-        self.widget = w.Box(layout=w.Layout(width="100%"))
+        self.output = w.Output(layout=w.Layout(width="100%", margin="0"))
+        self.output.add_class("vigileos-figure")
+        self.widget = w.Box([self.output], layout=w.Layout(width="100%"))
         self.widget.add_class(css)
         self.widget.add_class("vigileos-slot")
+        self.figure: dict[str, Any] = {}
 
     def show(self, figure: go.Figure, widths: Mapping[str, int] | None = None) -> None:
         """Show ``figure``, drawn at this slot's width when the page measured it (see
@@ -52,12 +58,9 @@ class FigureSlot:
         width = (widths or {}).get(self.css)
         if width:
             figure.update_layout(width=width)
-        old = self.widget.children
-        widget = go.FigureWidget(figure)
-        widget.add_class("vigileos-figure")
-        self.widget.children = [widget]
-        for child in old:
-            child.close()  # frees the comm of the replaced widget
+        self.figure = figures.to_plotly_json(figure)
+        self.output.outputs = ({"output_type": "display_data", "data": {figures.PLOTLY_MIME: self.figure},
+                                "metadata": {}},)
 
 
 class _Page:
@@ -94,7 +97,7 @@ class _Page:
         self.refresh_controls.button.on_click(lambda _: self.schedule())
         self.range.on_change(self.schedule)
         self.header = w.HTML(panels.header(self.text.t(self.title_key)))
-        self.content = w.VBox()
+        self.content = w.VBox(layout=w.Layout(display="none"))  # shown by the first render
         self.widget = w.VBox()
 
     @classmethod
@@ -165,10 +168,12 @@ class _Page:
         self.ticker.poke()
 
     def show(self) -> _Page:
-        """Render once, display the page and start auto-refresh."""
-        self.refresh_sync()
+        """Display the page and start auto-refresh; the first render follows at once from
+        the worker thread, so the browser loads the page's scripts and connects while the
+        store is read instead of after (the 'updated' line appears with the first render)."""
         display(self.widget)
         self.ticker.start()
+        self.ticker.poke()
         return self
 
 

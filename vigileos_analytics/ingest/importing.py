@@ -17,8 +17,10 @@ Formats (chosen by ``format``, else by the file's suffix: ``.csv``; ``.parquet``
 
 Timestamps may be ISO 8601 (with or without offset), day-first dates such as
 ``31/01/2024 14:00`` (``dayfirst=True``), an explicit strftime format, or epoch
-numbers (seconds, milliseconds, microseconds or nanoseconds, told apart by size).
-Text without an offset is read in ``timezone`` (UTC by default).
+numbers (seconds below 1e11, milliseconds below 1e14, microseconds below 1e17, else
+nanoseconds: each number by its own size; the units used are counted). Text without
+an offset is read in ``timezone`` (UTC by default). A time outside the range every
+store holds (:data:`..schema.TIME_MIN` to :data:`..schema.TIME_MAX`) is a bad row.
 
 Bad rows are reported by line number (the CSV header is line 1; Parquet rows count
 from 1); with ``on_error="skip"`` they are left out and counted, with ``"refuse"``
@@ -29,7 +31,7 @@ same time are counted and reported; the last one in the file wins, as in InfluxD
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -91,7 +93,8 @@ class ImportResult:
     """Points ready to write (one per series and time), the rows refused (line, reason),
     the points that repeated a series' time (``duplicates``, the first of their lines in
     ``duplicate_lines``; the last one in the file was kept), and how many times had no
-    offset and were read in ``timezone``."""
+    offset and were read in ``timezone``; ``epoch_units`` counts the epoch numbers read in
+    each unit (``s``, ``ms``, ``us``, ``ns``)."""
 
     frame: pd.DataFrame
     bad_rows: pd.DataFrame
@@ -101,6 +104,7 @@ class ImportResult:
     duplicate_lines: tuple[int, ...] = ()
     naive_times: int = 0
     timezone: str = "UTC"
+    epoch_units: Mapping[str, int] = field(default_factory=dict)
 
 
 def import_format(path: str | Path, format: str | None = None) -> str:
@@ -144,7 +148,7 @@ def read_metrics_file(path: str | Path, mapping: CsvMapping = CsvMapping(), on_e
     return ImportResult(good[kept].drop(columns="_line").reset_index(drop=True), bad.reset_index(drop=True), total,
                         format=format, duplicates=int(repeated.sum()),
                         duplicate_lines=tuple(good["_line"][repeated].head(_MAX_REPORTED).tolist()),
-                        naive_times=naive, timezone=mapping.timezone)
+                        naive_times=naive, timezone=mapping.timezone, epoch_units=frame.attrs.get("epoch_units", {}))
 
 
 def read_metrics_csv(path: str | Path, mapping: CsvMapping = CsvMapping(), on_error: str = "refuse") -> ImportResult:

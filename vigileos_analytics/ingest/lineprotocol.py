@@ -9,7 +9,8 @@ One point per line::
   other tags kept as free tags; in keys and values ``\\,``, ``\\=`` and ``\\ `` stand
   for a comma, an equals sign and a space, every other backslash is literal;
 - one field ``value``, a float or an integer (``42i``, ``42u``);
-- a timestamp in nanoseconds since the epoch (UTC), required.
+- a timestamp in nanoseconds since the epoch (UTC), required, in the range every store
+  holds (from 0, 1970-01-01, up to 2262-01-01; see :mod:`..schema`).
 
 Blank lines and lines starting with ``#`` are skipped. The lines are matched and
 split with whole-column string operations, not a loop per line.
@@ -24,6 +25,7 @@ import pandas as pd
 
 from ..errors import ValidationError
 from ..schema import MEASUREMENT
+from .tables import check_line_lengths
 
 _NAME = r"(?:[^,=\s\\]|\\.)+"
 _LINE = (rf"^(?P<measurement>(?:[^,\s\\]|\\.)+)(?P<tags>(?:,{_NAME}={_NAME})*)"
@@ -40,6 +42,7 @@ def read_line_protocol(path: str | Path) -> tuple[pd.DataFrame, list[tuple[int, 
     """:func:`parse_lines` of a file written as ``vigileos export`` writes it (nanosecond
     timestamps, required)."""
     try:
+        check_line_lengths(path)
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ValidationError(f"No such file: {path}.", field="path", value=str(path)) from exc
@@ -100,7 +103,7 @@ def _times(text: pd.Series, unmatched: np.ndarray, unit_ns: int, now_ns: int | N
         refuse((~unmatched) & ~given, "no timestamp (nanoseconds since the epoch)")
     refuse((~unmatched) & given & ~valid, "timestamp " + text.fillna("").map(repr) + " is not an integer")
     approx = number.astype("Float64").to_numpy(dtype="float64", na_value=np.nan) * unit_ns
-    too_big = valid & ~(np.abs(approx) < 9.2e18)
+    too_big = valid & ~(np.abs(approx) < 9.22e18)  # int64 holds up to 9.223e18: no overflow below
     refuse((~unmatched) & too_big, "timestamp " + text.fillna("").map(repr) + " is out of range for this precision")
     ns = np.zeros(len(text), dtype="int64")
     ok = valid & ~too_big

@@ -1,9 +1,18 @@
 """Recording metrics: the seed's ``EquipmentMetricsService``, buffered and loss-free.
 
 Points are validated when recorded, kept in a buffer, and written in batches of
-``batch_size`` or on :meth:`flush`. A failed write keeps the points in the buffer
-(and re-raises) so the next flush retries them; ``close()``, the context manager
-and interpreter exit all flush.
+``batch_size`` or on :meth:`flush`; ``close()``, the context manager and
+interpreter exit all flush. What a failed flush does with the points depends on
+who said no:
+
+- the store refused them (a value it does not accept, credentials refused, no such
+  database: :data:`REFUSALS`): they are dropped, and the error says so. Trying again
+  would only fail again, so nothing retries them behind the caller's back;
+- anything else (unreachable, busy, unknown): they stay buffered, the error says
+  so, and the next flush retries them.
+
+``close()`` stops the service even when its flush fails: a closed service is never
+flushed again at exit (its error said what was not written).
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import ValidationError, WriteError
+from ..errors import StoreError, ValidationError, WriteError
 from ..schema import (
     AVAILABILITY,
     CPU_USAGE,
@@ -32,6 +41,22 @@ from ..schema import (
 from ..stores.base import MetricsStore, WriteResult
 
 logger = logging.getLogger(__name__)
+
+#: ``problem`` kinds of a write the store refused: the same points would be refused again.
+REFUSALS = frozenset({"unauthorized", "forbidden", "wrong_org", "missing_bucket", "missing_database", "missing_dbrp",
+                      "wrong_api", "not_found"})
+
+
+#: 4xx answers that are about the moment, not the points: a timeout (408), a batch too
+#: large for the server's body limit (413: the next flush may be smaller), too many requests (429).
+_WORTH_RETRYING = frozenset({408, 413, 429})
+
+
+def refused_by_store(error: StoreError) -> bool:
+    """Whether a failed write is the store saying no to the points (trying again would
+    fail again), rather than the store being busy, unreachable or failing."""
+    status = error.status or 0
+    return error.problem in REFUSALS or (400 <= status < 500 and status not in _WORTH_RETRYING)
 
 
 def _utc_now() -> datetime:
@@ -122,28 +147,43 @@ class EquipmentMetricsService:
             self.flush()
 
     def flush(self) -> WriteResult:
-        """Write every buffered point. On failure the points stay buffered and the
-        ``WriteError`` says how many are waiting."""
+        """Write every buffered point. Points the store refused (a ``ValidationError``,
+        or a ``WriteError`` whose ``problem`` is in :data:`REFUSALS` or a 4xx answer)
+        are dropped; after any other failure they stay buffered. Either way the error
+        raised says which."""
         with self._lock:
             if not self._buffer:
                 return WriteResult(0, 0)
             batch = list(self._buffer)
             try:
                 result = self.store.write_points(batch)
+            except ValidationError as exc:
+                del self._buffer[:len(batch)]
+                raise ValidationError(f"{len(batch)} recorded points were refused and dropped (not retried): {exc}",
+                                      field=exc.field, value=exc.value) from exc
             except WriteError as exc:
-                raise WriteError(f"{len(batch)} buffered points were not written and stay buffered for the next "
-                                 f"flush: {exc}", unwritten=exc.unwritten, written=exc.written) from exc
+                if not refused_by_store(exc):
+                    raise WriteError(f"{len(batch)} buffered points were not written and stay buffered for the next "
+                                     f"flush: {exc}", unwritten=exc.unwritten, written=exc.written,
+                                     **exc.kind()) from exc
+                del self._buffer[:len(batch)]
+                raise WriteError(f"{len(batch) - exc.written} recorded points were dropped (not retried): {exc}",
+                                 unwritten=exc.unwritten, written=exc.written,
+                                 **exc.kind()) from exc
             del self._buffer[:len(batch)]
             return result
 
     def close(self) -> None:
-        """Flush and stop accepting points. Raises ``WriteError`` if the flush fails."""
+        """Flush and stop accepting points. Raises the flush's error if it fails; the
+        service is closed all the same and never flushed again at exit."""
         with self._lock:
             if self._closed:
                 return
-            self.flush()
-            self._closed = True
-            self._finalizer.detach()
+            try:
+                self.flush()
+            finally:
+                self._closed = True
+                self._finalizer.detach()
 
     def __enter__(self) -> EquipmentMetricsService:
         return self
@@ -159,5 +199,5 @@ class EquipmentMetricsService:
             try:
                 store.write_points(list(buffer))
                 buffer.clear()
-            except Exception:  # at exit, logging is the only channel left
-                logger.exception("%d buffered points could not be written at exit", len(buffer))
+            except (StoreError, ValidationError) as exc:  # at exit, logging is the only channel left
+                logger.error("%d buffered points could not be written at exit: %s", len(buffer), exc)

@@ -42,6 +42,8 @@ REASONS = np.array(["ok", "maintenance", "failure"], dtype=object)
 METRICS = [CPU_USAGE, MEMORY_USAGE, RESPONSE_TIME, TEMPERATURE, POWER_CONSUMPTION, NETWORK_TRAFFIC]
 METRIC_TYPES = [AVAILABILITY, STATUS_CHANGE, *METRICS]
 TAG_COLUMNS = ["reason", "previous_status", "new_status"]
+#: Points per frame that :meth:`SimulatedFleet.frames` aims at by default.
+CHUNK_POINTS = 1_000_000
 
 # type, name prefix, cpu base, response base (ms), power base (W), traffic base (bytes/s)
 EQUIPMENT_TYPES = [
@@ -131,13 +133,40 @@ class SimulatedFleet:
         ratio = int(self.spec.metrics_resolution / self.spec.resolution)
         return int(self.spec.equipment * steps * (1 + len(self.spec.metrics) / ratio))
 
-    def frames(self, chunk_equipment: int = 25) -> Iterator[pd.DataFrame]:
-        """Points frames, ``chunk_equipment`` equipment at a time, in equipment order."""
-        ids = self.inventory["equipment_id"].to_numpy()
-        for first in range(0, len(ids), chunk_equipment):
-            yield self._chunk(first, min(first + chunk_equipment, len(ids)))
+    def points_per_equipment(self) -> int:
+        """Upper bound of the points one equipment yields over the whole period."""
+        return max(self.total_points_estimate // self.spec.equipment, 1)
 
-    def _chunk(self, first: int, last: int) -> pd.DataFrame:
+    def frames(self, chunk_equipment: int | None = None) -> Iterator[pd.DataFrame]:
+        """Points frames, ``chunk_equipment`` equipment at a time, in equipment order.
+
+        By default a chunk holds about :data:`CHUNK_POINTS` points, whatever the fleet
+        and period: fixed costs per frame (and per store write) stay small beside the
+        work, and memory stays bounded. Metric values are drawn per chunk, so the chunk
+        size picks which (equally distributed) values a seed gives; keys never change.
+        """
+        if chunk_equipment is None:
+            chunk_equipment = max(CHUNK_POINTS // self.points_per_equipment(), 1)
+        if not isinstance(chunk_equipment, int) or chunk_equipment < 1:
+            raise ValidationError(f"chunk_equipment must be a positive whole number; got {chunk_equipment!r}.",
+                                  field="chunk_equipment", value=chunk_equipment)
+        ids = self.inventory["equipment_id"].to_numpy()
+        events = self._events()
+        for first in range(0, len(ids), chunk_equipment):
+            yield self._chunk(first, min(first + chunk_equipment, len(ids)), events)
+
+    def _events(self) -> dict[str, _Windows]:
+        """The truth's windows with each one's equipment position, looked up once for all chunks."""
+        position = pd.Index(self.inventory["equipment_id"])
+        degraded = self.failures[self.failures["degraded"]]
+        return {
+            "maintenance": _Windows.of(self.maintenance, position, "start", "end"),
+            "failures": _Windows.of(self.failures, position, "failure_time", "repair_time"),
+            "gaps": _Windows.of(self.gaps, position, "start", "end"),
+            "ramps": _Windows.of(degraded, position, "degradation_start", "failure_time"),
+        }
+
+    def _chunk(self, first: int, last: int, events: dict[str, _Windows]) -> pd.DataFrame:
         spec = self.spec
         step = int(spec.resolution.total_seconds() * NS_PER_S)
         times = np.arange(spec.start_ns, spec.end_ns, step, dtype="int64")
@@ -145,25 +174,26 @@ class SimulatedFleet:
         ids = self.inventory["equipment_id"].to_numpy()[first:last]
         state = np.full((n_eq, n_t), _UP, dtype="int8")
         present = np.ones((n_eq, n_t), dtype=bool)
-        ramp = np.zeros((n_eq, n_t), dtype="float64")
-        _paint(state, times, self.maintenance, ids, _MAINT)
-        _paint(state, times, self.failures.rename(columns={"failure_time": "start", "repair_time": "end"}), ids, _DOWN)
-        _paint(present, times, self.gaps, ids, False)
-        _paint_ramps(ramp, times, self.failures[self.failures["degraded"]], ids)
+        _paint(state, times, events["maintenance"].rows(first, last), _MAINT)
+        _paint(state, times, events["failures"].rows(first, last), _DOWN)
+        _paint(present, times, events["gaps"].rows(first, last), False)
 
         parts = [self._availability(ids, times, state, present), self._status_changes(ids, times, state)]
         ratio = int(spec.metrics_resolution / spec.resolution)
         m_idx = np.arange(0, n_t, ratio)
-        parts.append(self._metrics(first, ids, times[m_idx], state[:, m_idx], present[:, m_idx], ramp[:, m_idx]))
-        return pd.concat(parts, ignore_index=True)
+        m_times = times[m_idx]
+        # The ramp only matters at metric times: painting those alone gives the same values.
+        ramp = np.zeros((n_eq, len(m_idx)), dtype="float64")
+        _paint_ramps(ramp, m_times, events["ramps"].rows(first, last))
+        parts.extend(self._metrics(first, ids, m_times, state[:, m_idx], present[:, m_idx], ramp))
+        return _frame(ids, parts)
 
-    def _availability(self, ids, times, state, present) -> pd.DataFrame:
+    def _availability(self, ids, times, state, present) -> _Part:
         eq_idx, t_idx = np.nonzero(present)
         s = state[eq_idx, t_idx]
-        return _frame(ids, eq_idx, times[t_idx], AVAILABILITY, (s == _UP).astype("float64"),
-                      reason=s)
+        return _Part(eq_idx, times[t_idx], AVAILABILITY, (s == _UP).astype("float64"), {"reason": s})
 
-    def _status_changes(self, ids, times, state) -> pd.DataFrame:
+    def _status_changes(self, ids, times, state) -> _Part:
         change = np.zeros_like(state, dtype=bool)
         change[:, 1:] = state[:, 1:] != state[:, :-1]
         previous = np.zeros_like(state)
@@ -172,10 +202,10 @@ class SimulatedFleet:
             change[:, 0] = state[:, 0] != _DOWN
             previous[:, 0] = _DOWN
         eq_idx, t_idx = np.nonzero(change)
-        return _frame(ids, eq_idx, times[t_idx], STATUS_CHANGE, np.ones(len(eq_idx)),
-                      previous_status=previous[eq_idx, t_idx], new_status=state[eq_idx, t_idx])
+        return _Part(eq_idx, times[t_idx], STATUS_CHANGE, np.ones(len(eq_idx)),
+                     {"previous_status": previous[eq_idx, t_idx], "new_status": state[eq_idx, t_idx]})
 
-    def _metrics(self, first, ids, times, state, present, ramp) -> pd.DataFrame:
+    def _metrics(self, first, ids, times, state, present, ramp) -> list[_Part]:
         rng = np.random.default_rng([self.spec.seed, 7, first])
         prof = self._profiles.iloc[first:first + len(ids)]
         shape = state.shape
@@ -185,61 +215,101 @@ class SimulatedFleet:
         weekly = np.where(weekday >= 5, 0.6, 1.0)
         load = (daily * weekly)[None, :]
         col = lambda name: prof[name].to_numpy()[:, None]  # noqa: E731
-        cpu = np.clip(col("cpu_base") * (0.6 + 0.8 * load * weekly) + rng.normal(0, 3, shape) + 10 * ramp, 0, 100)
-        memory = np.clip(col("memory_base") + 4 * load + rng.normal(0, 1.5, shape) + 35 * ramp, 0, 100)
-        response = col("response_base") * (1 + cpu / 100) * rng.lognormal(0, 0.12, shape) * (1 + 2.5 * ramp)
-        temperature = col("temp_base") + 0.15 * cpu + rng.normal(0, 0.6, shape) + 18 * ramp
-        power = col("power_base") * (0.7 + 0.006 * cpu) + rng.normal(0, 5, shape)
-        traffic = np.maximum(col("traffic_base") * (0.3 + 0.7 * np.clip(load, 0, None))
-                             * rng.lognormal(0, 0.2, shape), 0)
+        # Drawn in this fixed order (later metrics reuse cpu); draws after the last wanted
+        # metric are skipped, which leaves every earlier draw, hence every value, unchanged.
+        wanted = [m for m in METRICS if m in self.spec.metrics]
+        needed = max(METRICS.index(m) for m in wanted) + 1 if wanted else 0
+        values: dict[str, np.ndarray] = {}
+        draws = [
+            (CPU_USAGE, lambda: np.clip(col("cpu_base") * (0.6 + 0.8 * load * weekly) + rng.normal(0, 3, shape)
+                                        + 10 * ramp, 0, 100)),
+            (MEMORY_USAGE, lambda: np.clip(col("memory_base") + 4 * load + rng.normal(0, 1.5, shape) + 35 * ramp,
+                                           0, 100)),
+            (RESPONSE_TIME, lambda: col("response_base") * (1 + values[CPU_USAGE] / 100)
+             * rng.lognormal(0, 0.12, shape) * (1 + 2.5 * ramp)),
+            (TEMPERATURE, lambda: col("temp_base") + 0.15 * values[CPU_USAGE] + rng.normal(0, 0.6, shape) + 18 * ramp),
+            (POWER_CONSUMPTION, lambda: col("power_base") * (0.7 + 0.006 * values[CPU_USAGE])
+             + rng.normal(0, 5, shape)),
+            (NETWORK_TRAFFIC, lambda: np.maximum(col("traffic_base") * (0.3 + 0.7 * np.clip(load, 0, None))
+                                                 * rng.lognormal(0, 0.2, shape), 0)),
+        ]
+        for metric, draw in draws[:needed]:
+            values[metric] = draw()
         keep = present & (state == _UP)
         eq_idx, t_idx = np.nonzero(keep)
-        frames = [
-            _frame(ids, eq_idx, times[t_idx], metric, values[eq_idx, t_idx])
-            for metric, values in zip(METRICS, (cpu, memory, response, temperature, power, traffic), strict=True)
-            if metric in self.spec.metrics
-        ]
-        return pd.concat(frames, ignore_index=True)
+        point_times = times[t_idx]
+        return [_Part(eq_idx, point_times, metric, values[metric][eq_idx, t_idx]) for metric in wanted]
 
 
-_TAG_CATEGORIES = {"reason": list(REASONS), "previous_status": list(STATUSES), "new_status": list(STATUSES)}
+_TAG_DTYPES = {"reason": pd.CategoricalDtype(list(REASONS)), "previous_status": pd.CategoricalDtype(list(STATUSES)),
+               "new_status": pd.CategoricalDtype(list(STATUSES))}
+_METRIC_DTYPE = pd.CategoricalDtype(METRIC_TYPES)
 
 
-def _frame(ids, eq_idx, times, metric, values, **tag_codes) -> pd.DataFrame:
-    """A points frame with fixed categories, so chunks concatenate without copies."""
-    n = len(eq_idx)
+@dataclass(frozen=True)
+class _Part:
+    """Points of one metric type in a chunk: equipment positions, times (int ns), values, tag codes."""
+
+    eq_idx: np.ndarray
+    times: np.ndarray
+    metric: str
+    values: np.ndarray
+    tag_codes: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _frame(ids: np.ndarray, parts: list[_Part]) -> pd.DataFrame:
+    """One points frame from a chunk's parts, in their order, with fixed categories so
+    that chunks concatenate without copies. Built from whole arrays at once: joining
+    categorical frames costs more than generating the points."""
+    sizes = [len(p.eq_idx) for p in parts]
+    times = np.concatenate([np.asarray(p.times, dtype="int64") for p in parts])
+    metric_codes = np.repeat(np.array([METRIC_TYPES.index(p.metric) for p in parts], dtype="int8"), sizes)
     data = {
-        "time": pd.to_datetime(times, utc=True),
-        "equipment_id": pd.Categorical.from_codes(eq_idx, categories=ids),
-        "metric_type": pd.Categorical.from_codes(np.full(n, METRIC_TYPES.index(metric), dtype="int8"),
-                                                 categories=METRIC_TYPES),
-        "value": values,
+        # From datetime64 values: pandas converts plain int64 through a much slower path.
+        "time": pd.to_datetime(times.view("datetime64[ns]"), utc=True),
+        "equipment_id": pd.Categorical.from_codes(np.concatenate([p.eq_idx for p in parts]),
+                                                  dtype=pd.CategoricalDtype(ids)),
+        "metric_type": pd.Categorical.from_codes(metric_codes, dtype=_METRIC_DTYPE),
+        "value": np.concatenate([np.asarray(p.values, dtype="float64") for p in parts]),
     }
     for name in TAG_COLUMNS:
-        codes = tag_codes.get(name, np.full(n, -1, dtype="int8"))
-        data[name] = pd.Categorical.from_codes(codes, categories=_TAG_CATEGORIES[name])
+        codes = np.concatenate([p.tag_codes.get(name, np.full(len(p.eq_idx), -1, dtype="int8")).astype("int8")
+                                for p in parts])
+        data[name] = pd.Categorical.from_codes(codes, dtype=_TAG_DTYPES[name])
     return pd.DataFrame(data)
 
 
-def _index_ranges(times: np.ndarray, windows: pd.DataFrame, ids: np.ndarray):
-    sel = windows[windows["equipment_id"].isin(ids)]
-    pos = {eq: i for i, eq in enumerate(ids)}
-    lo = np.searchsorted(times, sel["start"].to_numpy("int64"))
-    hi = np.searchsorted(times, sel["end"].to_numpy("int64"))
-    return [pos[e] for e in sel["equipment_id"]], lo, hi, sel
+@dataclass(frozen=True)
+class _Windows:
+    """[start, end) windows (int ns) of the truth, with each one's equipment position."""
+
+    position: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, equipment: pd.Index, start: str, end: str) -> _Windows:
+        return cls(equipment.get_indexer(frame["equipment_id"]), frame[start].to_numpy("int64"),
+                   frame[end].to_numpy("int64"))
+
+    def rows(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Windows of equipment positions [first, last): (row in the chunk, start, end), in order."""
+        inside = (self.position >= first) & (self.position < last)
+        return self.position[inside] - first, self.start[inside], self.end[inside]
 
 
-def _paint(grid: np.ndarray, times: np.ndarray, windows: pd.DataFrame, ids: np.ndarray, value) -> None:
-    """Set ``grid[eq, t] = value`` for t in each [start, end) window (events, not points)."""
-    rows, lo, hi, _ = _index_ranges(times, windows, ids)
-    for r, a, b in zip(rows, lo, hi, strict=True):
+def _paint(grid: np.ndarray, times: np.ndarray, windows: tuple[np.ndarray, np.ndarray, np.ndarray], value) -> None:
+    """Set ``grid[row, t] = value`` for t in each [start, end) window (events, not points)."""
+    rows, starts, ends = windows
+    lo, hi = np.searchsorted(times, starts), np.searchsorted(times, ends)
+    for r, a, b in zip(rows.tolist(), lo.tolist(), hi.tolist(), strict=True):
         grid[r, a:b] = value
 
 
-def _paint_ramps(ramp: np.ndarray, times: np.ndarray, failures: pd.DataFrame, ids: np.ndarray) -> None:
-    windows = failures.rename(columns={"degradation_start": "start", "failure_time": "end"})
-    rows, lo, hi, sel = _index_ranges(times, windows, ids)
-    for r, a, b, s, e in zip(rows, lo, hi, sel["start"].to_numpy("int64"), sel["end"].to_numpy("int64"), strict=True):
+def _paint_ramps(ramp: np.ndarray, times: np.ndarray, windows: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    rows, starts, ends = windows
+    lo, hi = np.searchsorted(times, starts), np.searchsorted(times, ends)
+    for r, a, b, s, e in zip(rows.tolist(), lo.tolist(), hi.tolist(), starts.tolist(), ends.tolist(), strict=True):
         if b > a:
             ramp[r, a:b] = np.maximum(ramp[r, a:b], ((times[a:b] - s) / max(e - s, 1)) ** 2)
 

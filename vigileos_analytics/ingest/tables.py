@@ -12,6 +12,7 @@ column is the one named, else ``value``, else the only column left.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,40 @@ if TYPE_CHECKING:
     from .importing import CsvMapping
 
 TIME_NAMES = ("time", "timestamp", "datetime", "date", "ts")
+#: No line of a metrics file comes near this (ids hold 64 characters, tag values 256); a
+#: longer one is refused before it is read, so a hostile file cannot exhaust memory.
+MAX_LINE_BYTES = 1 << 20
+_SCAN_BLOCK = 1 << 22
+
+
+def check_line_lengths(path: str | Path, limit: int = MAX_LINE_BYTES) -> None:
+    """Refuse a text file with a line longer than ``limit`` bytes, reading it in bounded blocks."""
+    try:
+        stream = open(path, "rb")
+    except FileNotFoundError as exc:
+        raise ValidationError(f"No such file: {path}.", field="path", value=str(path)) from exc
+    with stream:
+        line, run = 1, 0  # run: bytes since the last newline
+        while block := stream.read(_SCAN_BLOCK):
+            ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
+            if len(ends):
+                gaps = np.diff(ends, prepend=-1)
+                gaps[0] += run
+                longest = int(np.argmax(gaps))
+                if gaps[longest] > limit:
+                    _too_long(path, line + longest, limit)
+                line += len(ends)
+                run = len(block) - int(ends[-1]) - 1
+            else:
+                run += len(block)
+            if run > limit:
+                _too_long(path, line, limit)
+
+
+def _too_long(path: str | Path, line: int, limit: int) -> None:
+    raise ValidationError(f"{path}: line {line} is longer than {limit // (1 << 20)} MiB; no field of a metrics "
+                          "file is that long, so the file is refused without reading it.", field="path",
+                          value=str(path))
 
 
 def read_table(path: str | Path, format: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -41,6 +76,8 @@ def read_table(path: str | Path, format: str) -> tuple[pd.DataFrame, np.ndarray]
                 raise ValidationError(f"{path} is not a readable Parquet file: {exc}", field="path",
                                       value=str(path)) from exc
             return raw.reset_index(drop=True), np.arange(1, len(raw) + 1)
+        check_line_lengths(path)
+        _check_header(path)
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
     except FileNotFoundError as exc:
         raise ValidationError(f"No such file: {path}.", field="path", value=str(path)) from exc
@@ -49,6 +86,19 @@ def read_table(path: str | Path, format: str) -> tuple[pd.DataFrame, np.ndarray]
     lines = np.arange(2, len(raw) + 2)
     blank = (raw.fillna("") == "").all(axis=1).to_numpy()
     return raw[~blank].reset_index(drop=True), lines[~blank]
+
+
+def _check_header(path: str | Path) -> None:
+    """Refuse a header naming a column twice (pandas would rename the second one, ``name.1``)."""
+    with open(path, encoding="utf-8", newline="") as stream:
+        try:
+            header = next(csv.reader(stream), [])
+        except csv.Error as exc:
+            raise ValidationError(f"{path} is not a readable CSV file: {exc}", field="path", value=str(path)) from exc
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    if duplicated:
+        raise ValidationError(f"{path} has the column(s) {duplicated} more than once in its header (line 1); "
+                              "give each column its own name.", field="columns", value=duplicated)
 
 
 def stage(raw: pd.DataFrame, lines: np.ndarray, m: CsvMapping, path: str | Path) -> pd.DataFrame:

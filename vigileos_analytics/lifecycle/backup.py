@@ -14,8 +14,14 @@ restoring twice gives the same data.
 
 A store that was optimized (:mod:`.optimize`) keeps part of its history as
 rollups: a backup carries them too (parts named after the rollup measurement,
-with the horizon marker), and a restore writes them back into the target store's
-rollup store, so the restored store gives the same figures.
+with the horizon marker, whatever the selected period), and a restore writes them
+back into the target store's rollup store, so the restored store gives the same
+figures. Where the archive's rollups and horizon meet the store's, the rules of
+:mod:`.restore_plan` apply: a restore never leaves points hidden behind a horizon.
+
+A backup killed outright (``kill -9``, power loss) cannot remove its ``.partial``
+folder; the next backup into the same folder removes those whose process is gone
+(:mod:`.partials`).
 """
 
 from __future__ import annotations
@@ -38,9 +44,20 @@ from tqdm.auto import tqdm
 
 from ..errors import ValidationError
 from ..stores.base import MetricsStore, Selection
-from ..stores.rollups import AVAILABILITY_STATS, HORIZON_EQUIPMENT, HORIZON_METRIC, STATS, stat_metric
+from ..stores.rollups import (
+    AVAILABILITY_STATS,
+    HORIZON_EQUIPMENT,
+    HORIZON_METRIC,
+    STATS,
+    find_rollups,
+    horizon_point,
+    stat_metric,
+)
 from .archive import FORMAT, FORMAT_VERSION, MANIFEST, ArchiveReader, VerifyResult, sha256_of, verify
-from .chunks import DEFAULT_CHUNK_POINTS, all_time, plan_chunks, read_chunks
+from .chunks import DEFAULT_CHUNK_POINTS, all_time, plan_chunks, read_chunks, to_write_frame
+from .partials import release_owner, remove_stale_partials, write_owner
+from .restore_plan import RestorePlan, plan_restore, regroup_measurement
+from .settle import SettleResult, settle
 
 __all__ = ["BackupResult", "RestoreResult", "backup", "restore", "verify"]
 
@@ -52,14 +69,20 @@ class BackupResult:
     points: int
     counts: pd.DataFrame
     rollup_points: dict[str, int] = field(default_factory=dict)
+    removed_partials: list[Path] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class RestoreResult:
+    """What a restore wrote; ``plan``: the rollups and horizon after it (see
+    :mod:`.restore_plan`); ``settled``: raw points it rolled up behind the horizon."""
+
     path: Path
     files: int
     points: int
     rollup_points: dict[str, int] = field(default_factory=dict)
+    plan: RestorePlan = field(default_factory=RestorePlan)
+    settled: SettleResult = field(default_factory=SettleResult)
 
 
 def _fsync_file(path: Path) -> None:
@@ -121,6 +144,12 @@ def _backup_rollups(store: MetricsStore, selection: Selection, work: Path, entri
                                                measurement))
                     points += len(frame)
                 bar.update(len(frame))
+        marker = rollup.latest(equipment_ids=[HORIZON_EQUIPMENT], metric_types=[HORIZON_METRIC])
+        if not marker.empty and not within.start <= pd.Timestamp(marker["time"].iloc[-1]) < within.end:
+            # The horizon goes along whatever the period: without it the rollups are not in force.
+            frame = to_write_frame(marker)
+            entries.append(_write_part(work, len(entries) + 1, frame, within.start_ns, within.end_ns, measurement))
+            points += len(frame)
         section[measurement] = {"points": points}
     return section
 
@@ -144,8 +173,10 @@ def backup(store: MetricsStore, path: str | Path, selection: Selection | None = 
     target = Path(path)
     _check_target(target)
     selection = selection or all_time()
+    removed = remove_stale_partials(target.parent)
     work = target.parent / f".{target.name}.partial-{uuid.uuid4().hex[:8]}"
     work.mkdir()
+    write_owner(work)
     tar_work = work.with_name(work.name + ".tar")
     try:
         chunks = plan_chunks(store, selection, chunk_points)
@@ -168,6 +199,7 @@ def backup(store: MetricsStore, path: str | Path, selection: Selection | None = 
             manifest["rollups"] = rollups
         (work / MANIFEST).write_text(json.dumps(manifest, indent=1))
         _fsync_file(work / MANIFEST)
+        release_owner(work)
         if target.suffix == ".tar":
             _tar_folder(work, tar_work)
             os.rename(tar_work, target)
@@ -180,7 +212,7 @@ def backup(store: MetricsStore, path: str | Path, selection: Selection | None = 
         raise
     counts = pd.DataFrame(manifest["counts"], columns=["equipment_id", "metric_type", "points"])
     return BackupResult(target, len(entries), manifest["points"], counts,
-                        {m: r["points"] for m, r in manifest.get("rollups", {}).items()})
+                        {m: r["points"] for m, r in manifest.get("rollups", {}).items()}, removed)
 
 
 def _manifest(store: MetricsStore, selection: Selection, entries: list[dict], totals: Counter,
@@ -209,11 +241,20 @@ def _tar_folder(folder: Path, tar_path: Path) -> None:
     _fsync_file(tar_path)
 
 
-def restore(store: MetricsStore, path: str | Path, *, batch_points: int = DEFAULT_CHUNK_POINTS,
-            progress: bool = False) -> RestoreResult:
+def restore(store: MetricsStore, path: str | Path, *, roll_up: bool = False,
+            batch_points: int = DEFAULT_CHUNK_POINTS, progress: bool = False) -> RestoreResult:
     """Verify the archive at ``path``, then write its points to ``store`` in batches of
-    at most ``batch_points``. Nothing is written from an archive that fails verification."""
+    at most ``batch_points``. Nothing is written from an archive that fails verification,
+    nor when the rules of :mod:`.restore_plan` would roll points up (finer rollups into
+    coarser windows, raw points behind a horizon) and ``roll_up`` is False: then a
+    ``ValidationError`` says what and how much."""
     checked: VerifyResult = verify(path)
+    plan = plan_restore(store, path, checked.manifest)
+    if plan.needs_roll_up and not roll_up:
+        raise ValidationError(_refusal(plan), field="roll_up")
+    for measurement in plan.store_regroup:
+        assert plan.measurement is not None
+        regroup_measurement(store, measurement, plan.measurement)
     written: Counter = Counter()
     pending: list[pd.DataFrame] = []
     target: list[str | None] = [None]  # the measurement the pending points go to (None: raw)
@@ -243,4 +284,39 @@ def restore(store: MetricsStore, path: str | Path, *, batch_points: int = DEFAUL
                     pending.append(batch.to_pandas())
         flush(bar)
     rollups = {m: n for m, n in written.items() if m is not None}
-    return RestoreResult(Path(path), checked.files, written[None], rollups)
+    settled = _apply_plan(store, plan, roll_up)
+    return RestoreResult(Path(path), checked.files, written[None], rollups, plan, settled)
+
+
+def _apply_plan(store: MetricsStore, plan: RestorePlan, roll_up: bool) -> SettleResult:
+    """After the archive's points are in: its rollups regrouped into the store's window,
+    the horizon set, raw points behind it rolled up (with ``roll_up``)."""
+    if plan.measurement is None:
+        return SettleResult()
+    for measurement in plan.archive_regroup:
+        regroup_measurement(store, measurement, plan.measurement)
+    if plan.horizon is None or plan.staleness is None:
+        return SettleResult()
+    store.create_rollup(plan.measurement).write_frame(horizon_point(plan.horizon, plan.staleness))
+    info = find_rollups(store)
+    if not roll_up or info is None:
+        return SettleResult()
+    return settle(store, info)
+
+
+def _refusal(plan: RestorePlan) -> str:
+    """Why a restore would roll points up, and the ways on."""
+    horizon = f"{plan.horizon:%Y-%m-%d %H:%M} UTC" if plan.horizon is not None else ""
+    reasons = []
+    if plan.store_regroup or plan.archive_regroup:
+        reasons.append(f"the rollups ({', '.join(plan.store_regroup + plan.archive_regroup)}) would be regrouped into "
+                       f"the windows of {plan.measurement}, the store keeping one window size")
+    if plan.store_hidden:
+        reasons.append(f"{plan.store_hidden:,} raw points of the store would lie before the rollup horizon {horizon} "
+                       "and be rolled up")
+    if plan.archive_hidden:
+        reasons.append(f"{plan.archive_hidden:,} raw points of the archive would lie before the rollup horizon "
+                       f"{horizon} and be rolled up")
+    return ("Nothing was restored: " + "; ".join(reasons) + ". Analytics read rollups only before the horizon, so "
+            "restore does this only when asked: run it again with --roll-up (roll_up=True), or restore into a new "
+            "store to keep every raw point.")

@@ -15,9 +15,10 @@ backend computes in its engine (``store.aggregate(..., functions=("count",))``):
 Each :class:`Chunk` is then one ``store.query`` of one equipment over a half-open
 UTC period, so at most about ``max_points`` points are in memory at a time.
 
-"All time" is [1970-01-01, 2262-01-01) UTC: the range of nanosecond timestamps
-that every backend and pandas can represent, from the epoch on. Points before
-1970 are not read.
+"All time" is [1970-01-01, 2262-01-01) UTC, the time range every store holds
+(:data:`..schema.TIME_MIN` .. :data:`..schema.TIME_MAX`; no point outside it is
+ever accepted). A selection reaching beyond it is read within it, and window ends
+are computed so that they never pass the int64 nanosecond range.
 """
 
 from __future__ import annotations
@@ -25,17 +26,17 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ValidationError
-from ..schema import CORE_COLUMNS
+from ..schema import CORE_COLUMNS, TIME_MAX, TIME_MIN
 from ..stores.base import MetricsStore, Selection
 
-ALL_TIME_START = datetime(1970, 1, 1, tzinfo=UTC)
-ALL_TIME_END = datetime(2262, 1, 1, tzinfo=UTC)
+ALL_TIME_START = TIME_MIN
+ALL_TIME_END = TIME_MAX
 DEFAULT_CHUNK_POINTS = 500_000
 SESSION_HOLD_S = 1.0
 
@@ -55,10 +56,12 @@ class Chunk:
 
     def selection(self, within: Selection) -> Selection:
         """The query of this chunk: ``within``'s metric and tag filters, this chunk's equipment and period."""
-        return replace(within, start=_utc(self.start_ns), end=_utc(self.end_ns), equipment_ids=(self.equipment_id,))
+        return replace(within, start=utc_from_ns(self.start_ns), end=utc_from_ns(self.end_ns),
+                       equipment_ids=(self.equipment_id,))
 
 
-def _utc(ns: int) -> datetime:
+def utc_from_ns(ns: int) -> datetime:
+    """An int64 nanosecond count as an aware UTC datetime (microseconds: what a datetime holds)."""
     return pd.Timestamp(ns, unit="ns", tz="UTC").to_pydatetime(warn=False)
 
 
@@ -89,7 +92,8 @@ def _windows(store: MetricsStore, selection: Selection, max_points: int) -> pd.D
     every_ns, done = _COARSE_NS, []
     level = _window_counts(store, selection, every_ns)
     while not level.empty:
-        level = level.assign(end_ns=np.minimum(level["start_ns"] + every_ns, selection.end_ns),
+        # min(start + every, end), written so that start + every cannot overflow int64 near 2262
+        level = level.assign(end_ns=np.minimum(level["start_ns"], selection.end_ns - every_ns) + every_ns,
                              start_ns=np.maximum(level["start_ns"], selection.start_ns))
         finer = every_ns // _REFINE
         # Finer windows must nest and stay whole microseconds (what timedelta holds).
@@ -101,7 +105,8 @@ def _windows(store: MetricsStore, selection: Selection, max_points: int) -> pd.D
         if not big.any():
             break
         parents = level[big]
-        inner = replace(selection, start=_utc(int(parents["start_ns"].min())), end=_utc(int(parents["end_ns"].max())),
+        inner = replace(selection, start=utc_from_ns(int(parents["start_ns"].min())),
+                        end=utc_from_ns(int(parents["end_ns"].max())),
                         equipment_ids=tuple(sorted(set(parents["equipment_id"]))))
         candidates = _window_counts(store, inner, finer)
         # Keep the finer windows that lie in a too-big parent of the same equipment.
@@ -110,6 +115,8 @@ def _windows(store: MetricsStore, selection: Selection, max_points: int) -> pd.D
                                           parents["start_ns"] - parents["start_ns"] % every_ns])
         level = candidates[pd.MultiIndex.from_arrays([candidates["equipment_id"], parent_start]).isin(keys)]
         every_ns = finer
+    if not done:  # no point in the selection
+        return pd.DataFrame({"equipment_id": [], "start_ns": [], "end_ns": [], "count": []})
     return pd.concat(done, ignore_index=True).sort_values(["equipment_id", "start_ns"], kind="stable")
 
 
@@ -119,6 +126,10 @@ def plan_chunks(store: MetricsStore, selection: Selection, max_points: int = DEF
     if not isinstance(max_points, int) or isinstance(max_points, bool) or max_points < 1:
         raise ValidationError(f"max_points must be a positive whole number of points; got {max_points!r}.",
                               field="max_points", value=max_points)
+    start, end = max(selection.start, ALL_TIME_START), min(selection.end, ALL_TIME_END)
+    if start >= end:
+        return []
+    selection = replace(selection, start=start, end=end)
     with store.session():
         windows = _windows(store, selection, max_points)
     chunks: list[Chunk] = []

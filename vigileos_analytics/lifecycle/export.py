@@ -13,7 +13,8 @@ Formats (chosen by ``format``, else by the file's suffix):
 The store is read in bounded chunks (:mod:`.chunks`). CSV and Parquet need every tag
 key in their header before the first row, so chunks are first staged as Parquet in a
 temporary folder beside the target; line protocol is written as it is read. The file
-is written under a temporary name and renamed when complete.
+is written under a temporary name and renamed when complete. The target is never the
+store itself, nor any other DuckDB database file, even with ``overwrite``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from ..stores.lineprotocol import encode_lines
 from . import FORMATS
 from .chunks import DEFAULT_CHUNK_POINTS, plan_chunks, read_chunks, tag_columns
 
+#: DuckDB database files carry this at byte 8 (after a checksum).
+_DUCKDB_MAGIC = b"DUCK"
 _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".lp": "lp", ".line": "lp"}
 
 
@@ -65,6 +68,7 @@ def export(store: MetricsStore, selection: Selection, path: str | Path, format: 
     """Write the points of ``selection`` to ``path`` in ``format`` (see module docstring)."""
     target = Path(path)
     format = export_format(target, format)
+    _refuse_store_file(store, target)
     if target.exists() and not overwrite:
         raise ValidationError(f"{target} already exists; choose another name or allow overwriting (--overwrite).",
                               field="path", value=str(target))
@@ -102,6 +106,25 @@ def export(store: MetricsStore, selection: Selection, path: str | Path, format: 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ExportResult(target, format, points, tuple(sorted(tags)))
+
+
+def _refuse_store_file(store: MetricsStore, target: Path) -> None:
+    """An export must not replace the live store (its database, write-ahead log or lock
+    file) or any DuckDB database with a CSV / Parquet / LP file."""
+    if not target.exists():
+        return
+    try:
+        with open(target, "rb") as stream:
+            head = stream.read(12)
+    except (IsADirectoryError, PermissionError):
+        return  # the write itself says why it cannot happen
+    if head[8:12] == _DUCKDB_MAGIC:
+        raise ValidationError(f"{target} is a DuckDB database; an export never replaces one. Export to another "
+                              "file.", field="path", value=str(target))
+    location = Path(store.health().location)  # a file path for the embedded store, a URL otherwise
+    if target.resolve() in {Path(f"{location.resolve()}{suffix}") for suffix in ("", ".wal", ".lock")}:
+        raise ValidationError(f"{target} is one of the store's own files; export to another file.",
+                              field="path", value=str(target))
 
 
 def _staged_frames(staging: Path, columns: list[str]):

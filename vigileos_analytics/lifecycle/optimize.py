@@ -16,8 +16,11 @@ down to a whole window, in batches of equipment:
    batch by batch, each after a recount shows nobody wrote into that old time
    meanwhile (a batch that changed keeps its raw points and is reported).
 
-Raw points found before the previous horizon were written after that horizon was
-set; they are left raw and reported (``late_points``): rollups are never merged.
+A run first takes in raw points found before the previous horizon
+(:mod:`.settle`): those a stopped run left behind (its rollups already count them:
+they are removed, ``resumed``) and those written into old time since
+(``late_points``: added to the rollups, then removed). So a run killed after it
+moved the horizon is finished by the next one.
 """
 
 from __future__ import annotations
@@ -45,13 +48,12 @@ from ..stores.rollups import (
 from .chunks import ALL_TIME_START
 from .cleanup import counts_frame
 from .rollup_points import rollup_points
+from .settle import FUNCTIONS, SettleResult, first_day_with_data, hold_past, same_counts, settle
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_EVERY = timedelta(hours=1)
 DEFAULT_BATCH_EQUIPMENT = 50
-_FUNCTIONS = ("count", "mean", "min", "max", "last", "p95")
-_COARSE = timedelta(days=1024)
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,10 @@ class OptimizeResult:
     """What a run rolled up (or, on a dry run, would roll up).
 
     ``counts``: equipment_id, metric_type, points (raw points rolled up);
-    ``kept``: equipment ids whose raw points stayed because they changed during the run.
+    ``kept``: equipment ids whose raw points stayed because they changed during the run;
+    ``late_points``: raw points found before the previous horizon and added to the rollups;
+    ``resumed``: raw points a stopped run left before the horizon, already in the rollups
+    (both are removed and counted in ``deleted``).
     """
 
     measurement: str
@@ -73,6 +78,7 @@ class OptimizeResult:
     late_points: int
     counts: pd.DataFrame
     kept: list[str] = field(default_factory=list)
+    resumed: int = 0
 
 
 def check_every(every: timedelta) -> int:
@@ -115,26 +121,31 @@ def optimize(store: MetricsStore, older_than: timedelta, every: timedelta = DEFA
         logger.warning("The rollups were built with a staleness of %s; keeping it (asked: %s).", info.staleness,
                        staleness)
         staleness = info.staleness
-    empty = OptimizeResult(measurement, every, cutoff, previous, dry_run, 0, 0, 0, 0, _counts(None))
+    settled = SettleResult()
+    if info is not None and previous is not None and not dry_run:
+        settled = settle(store, info, batch_equipment=batch_equipment)
+        if settled.points:
+            logger.info("Took %d raw points found before the horizon %s into the rollups (%d already there).",
+                        settled.points, previous, settled.already_held)
+    late = settled.added
     with store.session():
-        start = previous or _first_day_with_data(store, cutoff)
-        if start is None or cutoff <= start:
-            return empty
-        counts = _counts(store.aggregate(Selection(start, cutoff), functions=("count",)))
-        late = 0
-        if previous is not None:
-            late_counts = _counts(store.aggregate(Selection(ALL_TIME_START, previous), functions=("count",)))
-            late = int(late_counts["points"].sum())
+        start = previous or first_day_with_data(store, cutoff)
+        counts = _counts(None)
+        if start is not None and cutoff > start:
+            counts = _counts(store.aggregate(Selection(start, cutoff), functions=("count",)))
+        if dry_run and previous is not None:
+            late = int(_counts(store.aggregate(Selection(ALL_TIME_START, previous), functions=("count",)))[
+                "points"].sum())
+    if start is None or cutoff <= start or counts.empty:
+        return OptimizeResult(measurement, every, cutoff, previous, dry_run, 0, 0, settled.deleted, late, counts,
+                              settled.kept, settled.already_held)
     too_long = sorted({m for m in counts["metric_type"] if len(m) > MAX_ROLLED_METRIC_LENGTH})
     if too_long:
         raise ValidationError(f"metric names longer than {MAX_ROLLED_METRIC_LENGTH} characters cannot be rolled up: "
                               f"{too_long}. Rename them, or keep them raw with cleanup.", field="metric_type",
                               value=too_long[0])
-    if late:
-        logger.warning("%d raw points lie before the rollup horizon %s (written after it was set); they stay raw "
-                       "and are not in the rollups.", late, previous)
     raw_points = int(counts["points"].sum())
-    if dry_run or counts.empty:
+    if dry_run:
         return OptimizeResult(measurement, every, cutoff, previous, dry_run, raw_points, 0, 0, late, counts)
 
     rollup = store.create_rollup(measurement)
@@ -148,35 +159,21 @@ def optimize(store: MetricsStore, older_than: timedelta, every: timedelta = DEFA
             bar.update(int(batch_counts["points"].sum()))
     rollup.write_frame(horizon_point(cutoff, staleness))
 
-    deleted, kept = 0, []
+    deleted, kept = settled.deleted, list(settled.kept)
     with tqdm(total=raw_points, unit="pt", unit_scale=True, desc="remove raw", disable=not progress) as bar:
         for batch in batches:
             batch_counts = counts[counts["equipment_id"].isin(batch)]
             metrics = tuple(sorted(batch_counts["metric_type"].unique()))
             selection = Selection(start, cutoff, equipment_ids=batch, metric_types=metrics)
             now_counts = _counts(store.aggregate(selection, functions=("count",)))
-            if not _same_counts(now_counts, batch_counts):
+            if not same_counts(now_counts, batch_counts):
                 logger.warning("Raw points of %s changed during optimize; they stay raw. Run optimize again.", batch)
                 kept.extend(batch)
                 continue
             deleted += store.delete(selection)
             bar.update(int(batch_counts["points"].sum()))
     return OptimizeResult(measurement, every, cutoff, previous, False, raw_points, written, deleted, late, counts,
-                          kept)
-
-
-def _first_day_with_data(store: MetricsStore, cutoff: datetime) -> datetime | None:
-    """The UTC day of the oldest point before the cutoff (two count queries, coarse
-    then daily: a windowed read from 1970 costs servers more than it should)."""
-    coarse = store.aggregate(Selection(ALL_TIME_START, cutoff), every=_COARSE, functions=("count",))
-    coarse = coarse[coarse["count"] > 0]
-    if coarse.empty:
-        return None
-    first = pd.Timestamp(coarse["time"].min()).to_pydatetime()
-    daily = store.aggregate(Selection(first, min(first + _COARSE, cutoff)), every=timedelta(days=1),
-                            functions=("count",))
-    daily = daily[daily["count"] > 0]
-    return pd.Timestamp(daily["time"].min()).to_pydatetime() if not daily.empty else first
+                          kept, settled.already_held)
 
 
 def _roll_up_batch(store: MetricsStore, rollup: MetricsStore, counts: pd.DataFrame, start: datetime,
@@ -187,12 +184,12 @@ def _roll_up_batch(store: MetricsStore, rollup: MetricsStore, counts: pd.DataFra
     start_ns, cutoff_ns = pd.Timestamp(start).value, pd.Timestamp(cutoff).value
     with store.session():
         aggregates = store.aggregate(Selection(start, cutoff, equipment_ids=ids, metric_types=metrics), every,
-                                     _FUNCTIONS)
+                                     FUNCTIONS)
         with_availability = sorted(counts.loc[counts["metric_type"] == AVAILABILITY, "equipment_id"].unique())
         intervals = pd.DataFrame()
         if with_availability:
             intervals = store.availability_intervals(start, cutoff, staleness, equipment_ids=with_availability)
-            intervals = pd.concat([intervals, _hold_past(store, with_availability, cutoff, staleness)],
+            intervals = pd.concat([intervals, hold_past(store, with_availability, cutoff, staleness)],
                                   ignore_index=True)
     points = rollup_points(aggregates, intervals, int(every.total_seconds()) * 10**9, start_ns, cutoff_ns)
     if points.empty:
@@ -200,30 +197,6 @@ def _roll_up_batch(store: MetricsStore, rollup: MetricsStore, counts: pd.DataFra
     rollup.write_frame(points)
     _verify(rollup, counts, points, start, cutoff, staleness)
     return len(points)
-
-
-def _hold_past(store: MetricsStore, ids: list[str], cutoff: datetime, staleness: timedelta) -> pd.DataFrame:
-    """The last sample before the cutoff holds its state past it, until the next
-    sample or staleness: that stretch goes into the rollups with it, since the sample
-    itself will be gone when the raw points after the cutoff are read."""
-    last = store.latest(equipment_ids=ids, metric_types=(AVAILABILITY,), before=cutoff)
-    if last.empty:
-        return pd.DataFrame()
-    after = store.query(Selection(cutoff, cutoff + staleness, equipment_ids=ids, metric_types=(AVAILABILITY,)))
-    first_after = after.groupby("equipment_id")["time"].min() if not after.empty else pd.Series(dtype=object)
-    cutoff_ns, stale_ns = pd.Timestamp(cutoff).value, int(staleness.total_seconds() * 1e9)
-    last_ns = last["time"].to_numpy("datetime64[ns]").view("int64")
-    hold = last_ns + stale_ns
-    nxt = first_after.reindex(last["equipment_id"])
-    has_next = nxt.notna().to_numpy()
-    next_ns = np.full(len(last), np.iinfo("int64").max, dtype="int64")
-    if has_next.any():
-        next_ns[has_next] = pd.to_datetime(nxt[has_next], utc=True).to_numpy("datetime64[ns]").view("int64")
-    end = np.minimum(hold, next_ns)
-    keep = end > cutoff_ns
-    return pd.DataFrame({"equipment_id": last["equipment_id"].to_numpy(dtype=object)[keep],
-                         "state": (last["value"].to_numpy()[keep] >= 0.5).astype("int8"),
-                         "start": np.full(int(keep.sum()), cutoff_ns, dtype="int64"), "end": end[keep]})
 
 
 def _verify(rollup: MetricsStore, counts: pd.DataFrame, points: pd.DataFrame, start: datetime, cutoff: datetime,
@@ -237,7 +210,7 @@ def _verify(rollup: MetricsStore, counts: pd.DataFrame, points: pd.DataFrame, st
     rolled = pd.DataFrame({"equipment_id": back["equipment_id"],
                            "metric_type": back["metric_type"].str.rsplit(SEP, n=1).str[0],
                            "points": np.rint(back["mean"] * back["count"]).astype("int64")})
-    if not _same_counts(rolled, counts):
+    if not same_counts(rolled, counts):
         merged = counts.merge(rolled, on=["equipment_id", "metric_type"], how="outer", suffixes=("_raw", "_rollup"))
         bad = merged[merged["points_raw"].fillna(0) != merged["points_rollup"].fillna(0)].head(3)
         raise RollupError(f"The rollups of {len(ids)} equipment do not count the raw points (e.g. "
@@ -259,13 +232,6 @@ def _counts(aggregate: pd.DataFrame | None) -> pd.DataFrame:
     """Raw points per equipment and metric that optimize rolls up (events stay raw)."""
     frame = counts_frame(aggregate)
     return frame[~frame["metric_type"].isin(EVENT_METRICS)].reset_index(drop=True)
-
-
-def _same_counts(a: pd.DataFrame, b: pd.DataFrame) -> bool:
-    key = ["equipment_id", "metric_type"]
-    left = a.set_index(key)["points"].sort_index()
-    right = b.set_index(key)["points"].sort_index()
-    return left.index.equals(right.index) and bool((left.to_numpy() == right.to_numpy()).all())
 
 
 def _every_text(every: timedelta) -> str:

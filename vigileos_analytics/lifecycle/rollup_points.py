@@ -11,6 +11,7 @@ from ..schema import AVAILABILITY
 from ..stores.rollups import (
     AVAILABLE_S,
     DAY_NS,
+    HORIZON_EQUIPMENT,
     SEP,
     STATE,
     STATS,
@@ -18,6 +19,8 @@ from ..stores.rollups import (
     UNKNOWN_STATE,
     stat_metric,
 )
+
+__all__ = ["regroup", "rollup_points", "seconds_points", "state_events"]
 
 
 def rollup_points(aggregates: pd.DataFrame, intervals: pd.DataFrame, every_ns: int, start_ns: int,
@@ -38,8 +41,8 @@ def rollup_points(aggregates: pd.DataFrame, intervals: pd.DataFrame, every_ns: i
                                        "metric_type": agg["metric_type"].to_numpy(dtype=object) + SEP + stat,
                                        "value": agg[stat].to_numpy("float64")}))
     if not intervals.empty:
-        parts.append(_seconds_points(intervals, every_ns, start_ns, end_ns))
-        parts.append(_state_events(intervals))
+        parts.append(seconds_points(intervals, every_ns, start_ns, end_ns))
+        parts.append(state_events(intervals))
     if not parts:
         return pd.DataFrame({"time": pd.Series([], dtype="datetime64[ns, UTC]"), "equipment_id": [],
                              "metric_type": [], "value": pd.Series([], dtype="float64")})
@@ -48,7 +51,7 @@ def rollup_points(aggregates: pd.DataFrame, intervals: pd.DataFrame, every_ns: i
     return frame
 
 
-def _seconds_points(intervals: pd.DataFrame, every_ns: int, start_ns: int, end_ns: int) -> pd.DataFrame:
+def seconds_points(intervals: pd.DataFrame, every_ns: int, start_ns: int, end_ns: int) -> pd.DataFrame:
     inside = intervals[(intervals["end"] > start_ns) & (intervals["start"] < end_ns)]
     if inside.empty:
         return pd.DataFrame({"time": np.array([], dtype="int64"), "equipment_id": [], "metric_type": [],
@@ -72,7 +75,7 @@ def _seconds_points(intervals: pd.DataFrame, every_ns: int, start_ns: int, end_n
     })
 
 
-def _state_events(intervals: pd.DataFrame) -> pd.DataFrame:
+def state_events(intervals: pd.DataFrame) -> pd.DataFrame:
     """State events for intervals (non-overlapping per equipment): one at each start,
     one at every UTC midnight inside an interval, and -1 where known time stops."""
     iv = _coalesce(intervals)
@@ -110,3 +113,43 @@ def _coalesce(intervals: pd.DataFrame) -> pd.DataFrame:
     first = np.flatnonzero(~continues)
     last = np.append(first[1:], len(iv)) - 1
     return pd.DataFrame({"equipment_id": eq[first], "state": state[first], "start": start[first], "end": end[last]})
+
+
+def regroup(points: pd.DataFrame, every_ns: int) -> pd.DataFrame:
+    """Rollup points (write format, whole windows of a size dividing ``every_ns``) as the
+    points of windows of ``every_ns``: counts, sums and seconds add, min / max
+    combine, ``last`` is the latest window's, p95 the count-weighted mean of the p95s
+    (an estimate, as every rolled-up p95). State events are instants: kept as they
+    are. The horizon marker is left out: the caller writes it."""
+    points = points[points["equipment_id"] != HORIZON_EQUIPMENT]
+    split = points["metric_type"].str.rsplit(SEP, n=1, expand=True)
+    time = points["time"].to_numpy("datetime64[ns]").view("int64")
+    frame = pd.DataFrame({"time": time, "window": time // every_ns * every_ns,
+                          "equipment_id": points["equipment_id"].to_numpy(dtype=object),
+                          "metric": split[0].to_numpy(dtype=object) if len(points) else [],
+                          "stat": split[1].to_numpy(dtype=object) if len(points) else [],
+                          "value": points["value"].to_numpy("float64")})
+    events = frame[frame["stat"] == STATE]
+    frame = frame[frame["stat"] != STATE]
+    counts = frame[frame["stat"] == "count"][["time", "equipment_id", "metric", "value"]].rename(
+        columns={"value": "weight"})
+    frame = frame.merge(counts, on=["time", "equipment_id", "metric"], how="left")
+    frame["weighted"] = frame["value"] * frame["weight"].fillna(0)
+    frame = frame.sort_values("time", kind="stable")
+    keys = ["window", "equipment_id", "metric", "stat"]
+    grouped = frame.groupby(keys, sort=False)
+    out = grouped.agg(total=("value", "sum"), low=("value", "min"), high=("value", "max"), latest=("value", "last"),
+                      weighted=("weighted", "sum"), weight=("weight", "sum")).reset_index()
+    stat = out["stat"]
+    p95 = out["weighted"] / out["weight"].where(out["weight"] > 0)
+    value = np.select([stat == "min", stat == "max", stat == "last", stat == "p95"],
+                      [out["low"], out["high"], out["latest"], p95], default=out["total"])
+    parts = [pd.DataFrame({"time": out["window"].to_numpy("int64"), "equipment_id": out["equipment_id"].to_numpy(),
+                           "metric_type": (out["metric"] + SEP + out["stat"]).to_numpy(dtype=object),
+                           "value": value.astype("float64")}),
+             pd.DataFrame({"time": events["time"].to_numpy("int64"), "equipment_id": events["equipment_id"].to_numpy(),
+                           "metric_type": (events["metric"] + SEP + events["stat"]).to_numpy(dtype=object),
+                           "value": events["value"].to_numpy("float64")})]
+    result = pd.concat(parts, ignore_index=True)
+    result["time"] = pd.to_datetime(result["time"].to_numpy("int64"), unit="ns", utc=True)
+    return result

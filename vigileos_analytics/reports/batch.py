@@ -1,9 +1,10 @@
 """Batch reports: one report per equipment or per site, run in parallel by a bounded
 number of workers with one progress bar.
 
-Workers are threads: the work happens in each report's own kernel and Chromium
-processes, and kernels use Unix sockets (see :mod:`.runner`), so parallel runs
-never clash on ports. A failed item does not stop the others; the batch raises one
+Workers are threads: the work happens in kernels and Chromium processes. Each worker
+starts one kernel and runs its reports on it one after the other, and every PDF is
+printed by one Chromium (see :mod:`.session`); kernels use Unix sockets, so parallel
+runs never clash on ports. A failed item does not stop the others; the batch raises one
 ReportError naming every failure once all items are done.
 """
 
@@ -11,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import hashlib
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,7 @@ from . import BATCH_MODES
 from .context import _service
 from .parameters import parse_parameters
 from .runner import ReportOutputs, prepare, run_report
+from .session import ReportSession
 
 MAX_WORKERS = 8
 
@@ -59,12 +64,28 @@ def batch_items(name: str, raw: Mapping[str, Any], by: str) -> list[tuple[str, d
     return [(site, fixed | {"site": site}) for site in sites]
 
 
-def _in_own_context(name: str, params: dict[str, Any], output_dir: str | Path, key: str) -> ReportOutputs:
-    """run_report in a copied context, closing the event loop jupyter_core made for this
-    thread (it lives in a context variable and would otherwise be left unclosed)."""
+def _worker(name: str, todo: queue.SimpleQueue[tuple[str, dict[str, Any]] | None], output_dir: str | Path,
+            session: ReportSession, report: Callable[[str, ReportOutputs | VigileosError], None]) -> None:
+    """Run items from ``todo`` until a None, on this thread's kernel of ``session``."""
+    try:
+        while (item := todo.get()) is not None:
+            key, params = item
+            try:
+                outcome: ReportOutputs | VigileosError = run_report(
+                    name, params, output_dir, subfolder=item_folder_name(key), progress=False, session=session)
+            except VigileosError as exc:
+                outcome = exc
+            report(key, outcome)
+    finally:
+        session.close_kernel()
+
+
+def _in_own_context(work: Callable[..., None], *args: Any) -> None:
+    """``work`` in a copied context, closing the event loop jupyter_core made for it (it
+    lives in a context variable and would otherwise be left unclosed)."""
     context = contextvars.copy_context()
     try:
-        return context.run(run_report, name, params, output_dir, subfolder=_folder_name(key), progress=False)
+        context.run(work, *args)
     finally:
         for value in context.values():
             if isinstance(value, asyncio.AbstractEventLoop) and not value.is_closed():
@@ -72,8 +93,23 @@ def _in_own_context(name: str, params: dict[str, Any], output_dir: str | Path, k
         asyncio.set_event_loop(None)
 
 
-def _folder_name(key: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
+#: Longest item folder name in UTF-8 bytes, hash suffix included (file systems allow 255).
+MAX_FOLDER_BYTES = 96
+
+
+def item_folder_name(key: str) -> str:
+    """The folder of a batch item (an equipment id or a site name, which come from the
+    inventory): one plain name that stays inside the batch folder. Path separators, NUL
+    and other unsafe characters become ``_``, leading dots too (``..``, hidden folders),
+    and a long name is cut; a name changed that way ends in ``-`` and 8 hex digits of its
+    key's SHA-1, so that two keys never share a folder."""
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
+    name = "_" * (len(name) - len(name.lstrip("."))) + name.lstrip(".")
+    if name == key and len(name.encode()) <= MAX_FOLDER_BYTES:
+        return name
+    suffix = "-" + hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    kept = name.encode()[:MAX_FOLDER_BYTES - len(suffix)].decode(errors="ignore")
+    return kept + suffix
 
 
 def run_batch(name: str, raw: Mapping[str, Any] | None, by: str, output_dir: str | Path = "reports", *,
@@ -86,17 +122,29 @@ def run_batch(name: str, raw: Mapping[str, Any] | None, by: str, output_dir: str
     items = batch_items(name, raw or {}, by)
     done: dict[str, ReportOutputs] = {}
     failed: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vg-report") as pool, \
+    todo: queue.SimpleQueue[tuple[str, dict[str, Any]] | None] = queue.SimpleQueue()
+    for item in items:
+        todo.put(item)
+    threads = min(workers, len(items))
+    for _ in range(threads):
+        todo.put(None)
+    lock = threading.Lock()
+    with ReportSession() as session, \
             tqdm(total=len(items), desc=f"{name} by {by}", unit="report", disable=not progress) as bar:
-        futures = {pool.submit(_in_own_context, name, params, output_dir, key): key
-                   for key, params in items}
-        for future in as_completed(futures):
-            key = futures[future]
-            try:
-                done[key] = future.result()
-            except VigileosError as exc:
-                failed[key] = str(exc)
-            bar.update(1)
+
+        def report(key: str, outcome: ReportOutputs | VigileosError) -> None:
+            with lock:
+                if isinstance(outcome, ReportOutputs):
+                    done[key] = outcome
+                else:
+                    failed[key] = str(outcome)
+                bar.update(1)
+
+        # Each worker keeps one kernel for all its reports; every PDF goes through one Chromium.
+        with ThreadPoolExecutor(max_workers=threads or 1, thread_name_prefix="vg-report") as pool:
+            for future in [pool.submit(_in_own_context, _worker, name, todo, output_dir, session, report)
+                           for _ in range(threads)]:
+                future.result()
     if failed:
         details = "; ".join(f"{k}: {v}" for k, v in sorted(failed.items()))
         raise ReportError(f"{len(failed)} of {len(items)} reports failed ({details}). The others are in "

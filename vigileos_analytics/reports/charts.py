@@ -84,7 +84,8 @@ def state_timeline(periods: pd.DataFrame, tr: Translator) -> go.Figure:
             base=part["start"], x=(part["end"] - part["start"]).dt.total_seconds() * 1000, y=labels[part.index],
             orientation="h", name=tr.label("status", status), marker_color=status_colour(status),
             customdata=part["duration_s"] / 3600.0,
-            hovertemplate="%{base|%Y-%m-%d %H:%M} UTC, %{customdata:.1f} h<extra>" + tr.label("status", status) + "</extra>"))
+            hovertemplate=("%{base|%Y-%m-%d %H:%M} UTC, %{customdata:.1f} h<extra>"
+                           + tr.label("status", status) + "</extra>")))
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(type="date", title=tr.t("charts.time_utc"))
     return _layout(fig, tr, tr.t("charts.timeline"), height=max(220, 40 * labels.nunique() + 140))
@@ -123,7 +124,8 @@ def daily_lines(daily: pd.DataFrame, tr: Translator) -> go.Figure:
 def comparison_bars(table: pd.DataFrame, tr: Translator) -> go.Figure:
     """Availability (%), mean CPU (%), mean memory (%) and p95 response time (ms) side by side."""
     panels = [("availability_pct", tr.t("columns.availability_pct")),
-              ("cpu_usage_mean", tr.t("columns.cpu_usage_mean")), ("memory_usage_mean", tr.t("columns.memory_usage_mean")),
+              ("cpu_usage_mean", tr.t("columns.cpu_usage_mean")),
+              ("memory_usage_mean", tr.t("columns.memory_usage_mean")),
               ("response_time_p95", tr.t("columns.response_time_p95"))]
     # The unit on a second line: four titles side by side fit the width of a page.
     titles = [title.replace(" (", "<br>(", 1) for _, title in panels]

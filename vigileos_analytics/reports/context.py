@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from .._imports import skip_slow_iri_checker
 from ..analytics.service import EquipmentAnalyticsService
 from ..config import load_settings
 from ..errors import ValidationError
 from ..i18n import Translator
 from ..inventory import require_known_equipment
-from .._imports import skip_slow_iri_checker
 from ..schema import AVAILABILITY
 from ..stores import open_store
 from . import REPORTS
@@ -76,7 +76,7 @@ class ReportContext:
 
     def names(self) -> dict[str, str]:
         """equipment_id → display name."""
-        return dict(zip(self.equipment["equipment_id"], self.equipment["name"]))
+        return dict(zip(self.equipment["equipment_id"], self.equipment["name"], strict=True))
 
 
 def _service(params: ReportParameters) -> EquipmentAnalyticsService:
@@ -117,7 +117,7 @@ def resolve(params: ReportParameters, service: EquipmentAnalyticsService,
     if params.start is None:
         latest = service.store.latest(equipment_ids=equipment["equipment_id"].tolist(), metric_types=(AVAILABILITY,))
         newest = latest["time"].max() if not latest.empty else None
-        start, end = default_period(newest, params.days, now or datetime.now(timezone.utc))
+        start, end = default_period(newest, params.days, now or datetime.now(UTC))
         params = params.with_period(start, end)
     return params, equipment
 

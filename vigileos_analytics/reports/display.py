@@ -54,7 +54,8 @@ table.vg-table td.bad {color: #b42318; font-weight: 600;}
   .jp-OutputArea-child:has(.vg-report h2) {break-after: avoid;}
   .vg-report, .vg-kpis, .js-plotly-plot, table.vg-table tr {break-inside: avoid;}
   .vg-report h2 {break-after: avoid;}
-  table.vg-table tbody tr:nth-child(-n+2), table.vg-table tbody tr:last-child, table.vg-table + .vg-note {break-before: avoid;}
+  table.vg-table tbody tr:nth-child(-n+2), table.vg-table tbody tr:last-child,
+  table.vg-table + .vg-note {break-before: avoid;}
   .vg-kpis {gap: 6px;}
   .vg-kpi {padding: 4px 10px; min-width: 90px;}
   .vg-kpi .v {font-size: 1.2em;}
@@ -111,7 +112,7 @@ def table_html(table: ReportTable, tr: Translator, limit: int | None = None,
     rows = []
     for record in frame.itertuples(index=False, name=None):
         cells = []
-        for column, value in zip(frame.columns, record):
+        for column, value in zip(frame.columns, record, strict=True):
             kind = table.kinds.get(column, "text")
             classes = ["num"] if kind in _NUMERIC_KINDS else []
             if bad and column in bad and not pd.isna(value) and bad[column](value):
@@ -170,7 +171,8 @@ def show_kpis(ctx: ReportContext, kpis: dict[str, Any]) -> None:
     for key, value in kpis.items():
         low = key == "availability_pct" and value is not None and target is not None and value < target
         cls = "vg-kpi bad" if low or (key == "below_target" and value) else "vg-kpi"
-        cards.append(f"<div class=\"{cls}\"><div class=\"v\">{html.escape(format_value(value, kinds.get(key, 'number'), ctx.tr))}"
+        shown = html.escape(format_value(value, kinds.get(key, "number"), ctx.tr))
+        cards.append(f"<div class=\"{cls}\"><div class=\"v\">{shown}"
                      f"</div><div class=\"l\">{html.escape(ctx.tr.t(f'kpis.{key}', count=value))}</div></div>")
     display(HTML(f"<div class=\"vg-kpis\">{''.join(cards)}</div>"))
 

@@ -4,7 +4,7 @@ The HTML embeds plotly.js (the kernel runs with ``PLOTLY_RENDERER=notebook``), s
 opens offline; :func:`count_figures` checks that every figure the notebook drew is
 in it. The PDF is that HTML printed by headless Chromium (path from
 ``VIGILEOS_CHROMIUM``, else ``chromium`` / ``chromium-browser`` / ``google-chrome``
-on the PATH) on portrait A4, so the charts in the PDF are the same drawings, drawn
+on the PATH; driven as :mod:`.chromium` says) on portrait A4, so the charts in the PDF are the same drawings, drawn
 at the width of the page (see PRINT_WINDOW); the print rules of display.STYLE fit
 tables to the page and keep headings with what follows them.
 """
@@ -12,14 +12,14 @@ tables to the page and keep headings with what follows them.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import tempfile
+import threading
 from pathlib import Path
 
 import nbformat
 from nbconvert import HTMLExporter
 
 from ..errors import ReportError
+from .chromium import ChromiumSession
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 #: The content box of the printed page in CSS px (96 an inch): A4 less the 12 mm margins of
@@ -28,18 +28,13 @@ PLOTLY_MIME = "application/vnd.plotly.v1+json"
 #: so plotly draws every chart at the printed width (plotly does not redraw for printing:
 #: drawn in a wider window, charts lose their right side and their x axis on paper).
 PRINT_WINDOW = (703, 1032)
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--no-pdf-header-footer",
-                  "--hide-scrollbars", "--run-all-compositor-stages-before-draw", "--virtual-time-budget=5000",
-                  f"--window-size={PRINT_WINDOW[0]},{PRINT_WINDOW[1]}")
-#: Seconds Chromium may take to print one report.
-PDF_TIMEOUT = 120
 
 
 def figures_in_notebook(nb: nbformat.NotebookNode) -> int:
     """How many plotly figures the executed notebook displayed."""
     return sum(1 for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
-               if PLOTLY_MIME in out.get("data", {}) or "plotly-graph-div" in str(out.get("data", {}).get("text/html", "")))
+               if PLOTLY_MIME in out.get("data", {})
+               or "plotly-graph-div" in str(out.get("data", {}).get("text/html", "")))
 
 
 def count_figures(html_text: str) -> int:
@@ -47,12 +42,22 @@ def count_figures(html_text: str) -> int:
     return html_text.count("Plotly.newPlot(")
 
 
+_exporters = threading.local()
+
+
+def _exporter() -> HTMLExporter:
+    """This thread's exporter: building one loads and compiles its templates (a batch makes one per worker)."""
+    exporter = getattr(_exporters, "html", None)
+    if exporter is None:
+        exporter = _exporters.html = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
+                                                  exclude_output_prompt=True)
+    return exporter
+
+
 def to_html(nb: nbformat.NotebookNode, target: Path, title: str) -> Path:
     """Write ``nb`` as HTML without code cells or prompts; raise ReportError when a figure
     the notebook drew is missing from the page."""
-    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     expected, found = figures_in_notebook(nb), count_figures(body)
     if found < expected:
         raise ReportError(f"The HTML of {target.name} holds {found} of the {expected} charts the notebook drew: "
@@ -82,15 +87,7 @@ def chromium_path() -> str:
 
 
 def to_pdf(html_path: Path, target: Path) -> Path:
-    """Print ``html_path`` to ``target`` (A4) with headless Chromium."""
-    with tempfile.TemporaryDirectory(prefix="vg-chromium-") as profile:
-        cmd = [chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={target}",
-               html_path.resolve().as_uri()]
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=PDF_TIMEOUT, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise ReportError(f"Chromium did not print {html_path.name} within {PDF_TIMEOUT} s.") from exc
-    if done.returncode != 0 or not target.is_file() or target.stat().st_size == 0:
-        tail = (done.stderr or "").strip().splitlines()[-3:]
-        raise ReportError(f"Chromium could not print {html_path} to PDF (exit {done.returncode}): {' | '.join(tail)}")
-    return target
+    """Print ``html_path`` to ``target`` (A4) with a headless Chromium of its own (a batch
+    shares one: see :class:`~.session.ReportSession`)."""
+    with ChromiumSession(chromium_path(), PRINT_WINDOW) as browser:
+        return browser.print_pdf(html_path, target)

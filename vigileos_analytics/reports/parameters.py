@@ -30,10 +30,11 @@ what was expected, what came and what to do.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,7 @@ class ReportParameters:
             "exclude_maintenance": self.exclude_maintenance,
         }
 
-    def with_period(self, start: datetime, end: datetime) -> "ReportParameters":
+    def with_period(self, start: datetime, end: datetime) -> ReportParameters:
         return replace(self, start=start, end=end)
 
 
@@ -145,7 +146,7 @@ def month_period(text: Any) -> tuple[datetime, datetime]:
     match = _MONTH_RE.match(str(text)) if isinstance(text, str) else None
     if not match or not 1 <= int(match.group(2)) <= 12:
         raise _fail("month", "a month written YYYY-MM such as 2024-01", text)
-    start = datetime(int(match.group(1)), int(match.group(2)), 1, tzinfo=timezone.utc)
+    start = datetime(int(match.group(1)), int(match.group(2)), 1, tzinfo=UTC)
     end = (pd.Timestamp(start) + pd.offsets.MonthBegin(1)).to_pydatetime()
     return start, end
 
@@ -154,9 +155,9 @@ def _time(key: str, value: Any) -> datetime | None:
     if value is None:
         return None
     if hasattr(value, "year") and not isinstance(value, datetime):  # a YAML date
-        value = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)  # YAML timestamps without offset are UTC, as text is
+        value = value.replace(tzinfo=UTC)  # YAML timestamps without offset are UTC, as text is
     try:
         return parse_time_text(value, field=key)
     except ValidationError as exc:
@@ -188,7 +189,13 @@ def _thresholds(value: Any) -> dict[str, float]:
             raise _fail("thresholds", "keyed by metric names such as cpu_usage", metric) from exc
         if isinstance(limit, bool) or not isinstance(limit, (int, float)):
             raise _fail(f"thresholds.{metric}", "a number", limit)
-        merged[metric] = float(limit)
+        try:
+            number = float(limit)
+        except OverflowError:  # an integer past the float range
+            number = math.inf
+        if not math.isfinite(number):  # YAML's .nan / .inf: every comparison with them is False
+            raise _fail(f"thresholds.{metric}", "a finite number", limit)
+        merged[metric] = number
     return merged
 
 

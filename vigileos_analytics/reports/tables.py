@@ -222,7 +222,8 @@ def trend_table(ctx: ReportContext) -> ReportTable:
     columns = ["equipment_id", "metric_type", "unit", "last"] + [
         c for c in ("change_7d", "change_pct_7d", "change_30d", "change_pct_30d") if c in frame]
     kinds = {"equipment_id": "text", "name": "text", "metric_type": "metric", "unit": "text", "last": "number",
-             "change_7d": "signed", "change_pct_7d": "signed_pct", "change_30d": "signed", "change_pct_30d": "signed_pct"}
+             "change_7d": "signed", "change_pct_7d": "signed_pct", "change_30d": "signed",
+             "change_pct_30d": "signed_pct"}
     return ReportTable("trends", frame[columns], {c: kinds[c] for c in columns})
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..config import Settings, load_settings
+from ..config import Settings, load_settings, mask_url
 from ..errors import ConfigurationError
 from ..timeparse import parse_duration
 from ..urloptions import read_url_options
@@ -39,7 +39,7 @@ def open_store(url: str | None = None, settings: Settings | None = None) -> Metr
     factory = _FACTORIES.get(scheme)
     if factory is None:
         raise ConfigurationError(
-            f"Unknown store URL {url!r}: the scheme must be one of {', '.join(known_schemes())} "
+            f"Unknown store URL {mask_url(url)!r}: the scheme must be one of {', '.join(known_schemes())} "
             "(e.g. duckdb:///data/metrics.duckdb)."
         )
     return factory(url, settings)
@@ -52,13 +52,13 @@ def _open_embedded(url: str, settings: Settings) -> MetricsStore:
     if parts.netloc:
         raise ConfigurationError(
             f"A duckdb URL has no host: use duckdb:///relative/path.duckdb or duckdb:////absolute/path.duckdb; "
-            f"got {url!r}."
+            f"got {mask_url(url)!r}."
         )
     path = parts.path[1:] if parts.path.startswith("/") else parts.path
     if not path:
-        raise ConfigurationError(f"The store URL {url!r} names no file; e.g. duckdb:///data/metrics.duckdb.")
+        raise ConfigurationError(f"The store URL {mask_url(url)!r} names no file; e.g. duckdb:///data/metrics.duckdb.")
     options: dict[str, Any] = {}
-    query = read_url_options(parts.query, {"run_gap"}, source=f"the store URL {url!r}").raise_problems()
+    query = read_url_options(parts.query, {"run_gap"}, source=f"the store URL {mask_url(url)!r}").raise_problems()
     run_gap: timedelta = parse_duration(text, "run_gap") if (text := query.get("run_gap")) else DEFAULT_RUN_GAP
     return EmbeddedStore(Path(path), lock_timeout=settings.lock_timeout, run_gap=run_gap, **options)
 

@@ -32,8 +32,11 @@ def factorize_series(frame: pd.DataFrame, tag_columns: list[str]) -> tuple[np.nd
     for column in columns:
         cat = frame[column].cat
         codes = codes * (len(cat.categories) + 1) + (cat.codes.to_numpy().astype("int64") + 1)
-    combo_codes, uniques = pd.factorize(codes)
-    first_rows = pd.Series(np.arange(len(frame))).groupby(combo_codes).first().to_numpy()
+    combo_codes, _ = pd.factorize(codes)
+    # Codes number combinations by first appearance: a combination's first row is where
+    # the running maximum of the codes steps up (linear, no sort or group-by).
+    running = np.maximum.accumulate(combo_codes) if len(combo_codes) else combo_codes
+    first_rows = np.flatnonzero(np.diff(running, prepend=-1) > 0)
     sample = frame.iloc[first_rows]
     tags = [
         {k: v for k, v in zip(tag_columns, row, strict=True) if isinstance(v, str)}
@@ -52,10 +55,14 @@ def points_with_series(points: pd.DataFrame, series: pd.DataFrame) -> pd.DataFra
     """Raw (series_id, time, value) rows to the public points frame."""
     lookup = series.set_index("series_id")
     position = lookup.index.get_indexer(points["series_id"])
+    # Few distinct tag sets serve many series: parse each once, one dict per series.
+    tag_codes, tag_texts = pd.factorize(lookup["tags"].to_numpy(dtype=object))
+    parsed = [json.loads(t) for t in tag_texts]
     tags = np.empty(len(lookup), dtype=object)
-    tags[:] = [json.loads(t) for t in lookup["tags"]]
+    tags[:] = [dict(parsed[c]) for c in tag_codes.tolist()]
     return pd.DataFrame({
-        "time": pd.to_datetime(points["time"].to_numpy("int64"), utc=True),
+        # From datetime64 values: pandas converts plain int64 through a much slower path.
+        "time": pd.to_datetime(points["time"].to_numpy("int64").view("datetime64[ns]"), utc=True),
         "equipment_id": lookup["equipment_id"].to_numpy(dtype=object)[position],
         "metric_type": lookup["metric_type"].to_numpy(dtype=object)[position],
         "value": points["value"].to_numpy("float64"),

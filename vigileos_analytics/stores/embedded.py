@@ -309,7 +309,8 @@ class EmbeddedStore(WritesPointsAsFrames, ClosesOnExit):
             frame.insert(1, "metric_type", names["metric_type"].reindex(frame["grp"]).to_numpy(dtype=object))
             frame = frame.drop(columns="grp")
             if every_ns:
-                frame.insert(2, "time", pd.to_datetime(frame.pop("window_start").astype("int64"), utc=True))
+                frame.insert(2, "time", pd.to_datetime(  # via datetime64: int64 takes a much slower path
+                    frame.pop("window_start").to_numpy("int64").view("datetime64[ns]"), utc=True))
             else:
                 frame = frame.drop(columns="window_start")
             if "count" in frame:

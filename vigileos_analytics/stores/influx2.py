@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
-from ..config import Settings
+from ..config import Settings, mask_url, refuse_url_credentials
 from ..errors import (
     ConfigurationError,
     QueryError,
@@ -438,15 +438,15 @@ def open_influx2_store(url: str, settings: Settings) -> Influx2Store:
     """Open ``influxdb2+http(s)://host:port`` URLs with the INFLUXDB_* settings."""
     parts = urlsplit(url)
     if not parts.hostname:
-        raise ConfigurationError(f"The store URL {url!r} names no host; e.g. influxdb2+http://localhost:8086.")
-    if parts.username or parts.password:
-        raise ConfigurationError("Put the InfluxDB token in INFLUXDB_TOKEN, not in the store URL.")
+        raise ConfigurationError(f"The store URL {mask_url(url)!r} names no host; "
+                                 "e.g. influxdb2+http://localhost:8086.")
+    refuse_url_credentials(url)
     query = read_url_options(parts.query, _OPTIONS, source="the store URL").raise_problems()
     try:
         timeout = parse_duration(query.get("timeout", "10s"), "timeout")
         batch_size = int(query.get("batch_size", "10000"))
     except (ValidationError, ValueError) as exc:
-        raise ConfigurationError(f"Bad option in the store URL {url!r}: {exc}") from exc
+        raise ConfigurationError(f"Bad option in the store URL {mask_url(url)!r}: {exc}") from exc
     verify = query.flag_or_text("verify", True)
     spool_text = query.get("spool", "")
     spool = None

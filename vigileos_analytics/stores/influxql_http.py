@@ -47,10 +47,17 @@ class InfluxHttp:
         self.gzip = gzip
         self._session = requests.Session()
         self._session.verify = verify
+        # What a refusal (401 / 403) tells the user to check: the credential actually sent.
         if token:
             self._session.headers["Authorization"] = f"Token {token.get()}"
+            self._credentials_advice = "Check INFLUXDB_TOKEN (sent as the token) and its rights on the database."
         elif username:
             self._session.auth = (username, password.get() if password else "")
+            self._credentials_advice = (f"Check INFLUXDB_USERNAME ({username!r}, sent with INFLUXDB_PASSWORD) and "
+                                        "the user's rights on the database.")
+        else:
+            self._credentials_advice = ("No credentials were sent: set INFLUXDB_USERNAME and INFLUXDB_PASSWORD "
+                                        "(InfluxDB 1.x) or INFLUXDB_TOKEN (InfluxDB 2 and 3).")
 
     def __repr__(self) -> str:
         return f"InfluxHttp({self.base_url!r})"
@@ -76,8 +83,7 @@ class InfluxHttp:
     def _refusal(self, response: requests.Response, refused: type[StoreError], advice: str = "") -> StoreError:
         """The typed error for an error answer (see :mod:`.influx_errors`)."""
         if response.status_code in (401, 403):
-            advice = ("Check INFLUXDB_USERNAME / INFLUXDB_PASSWORD or INFLUXDB_TOKEN and the user's rights on the "
-                      "database.")
+            advice = self._credentials_advice
         return answer_error(response.status_code, response.text, self.server, refused=refused, advice=advice)
 
     def _check_common(self, response: requests.Response) -> None:

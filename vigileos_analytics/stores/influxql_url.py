@@ -2,7 +2,10 @@
 
 The database defaults to ``INFLUXDB_BUCKET``. Credentials never go in the URL:
 ``INFLUXDB_USERNAME`` / ``INFLUXDB_PASSWORD`` (HTTP basic auth) or
-``INFLUXDB_TOKEN`` (``Authorization: Token ...``, InfluxDB 2.x and 3). Options:
+``INFLUXDB_TOKEN`` (``Authorization: Token ...``, InfluxDB 2.x and 3). One of them
+is sent, never both: on ``influxdb1+`` URLs a set ``INFLUXDB_USERNAME`` wins (InfluxDB
+1.x knows users, not tokens), else the token; on ``influxdb3+`` URLs the token wins.
+Options:
 
 =================== ========= ==========================================================
 option              default   meaning
@@ -25,7 +28,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..config import Settings
+from ..config import Secret, Settings, mask_url, refuse_url_credentials
 from ..errors import ConfigurationError, ValidationError
 from ..timeparse import parse_duration
 from ..urloptions import read_url_options
@@ -40,9 +43,7 @@ _OPTIONS = {"create_database", "retention_policy", "retention", "timeout", "veri
 def open_influxql_store(url: str, settings: Settings) -> InfluxQLStore:
     """Open ``influxdb1+http(s)://`` and ``influxdb3+http(s)://`` URLs (see the module docstring)."""
     parts = urlsplit(url)
-    if parts.username or parts.password:
-        raise ConfigurationError("Put InfluxDB credentials in INFLUXDB_USERNAME / INFLUXDB_PASSWORD or INFLUXDB_TOKEN, "
-                                 "not in the store URL.")
+    refuse_url_credentials(url)
     if not parts.hostname:
         raise ConfigurationError(f"The store URL {parts.scheme}://... names no host; e.g. "
                                  f"{parts.scheme}://localhost:8086/metrics.")
@@ -55,9 +56,10 @@ def open_influxql_store(url: str, settings: Settings) -> InfluxQLStore:
         retention = parse_duration(text, "retention") if (text := query.get("retention")) else None
         batch_size = int(query.get("batch_size", "10000"))
     except (ValidationError, ValueError) as exc:
-        raise ConfigurationError(f"Bad option in the store URL {url!r}: {exc}") from exc
-    http = InfluxHttp(base_url, username=settings.influxdb_username, password=settings.influxdb_password,
-                      token=settings.influxdb_token, timeout_s=timeout.total_seconds(), verify=verify,
+        raise ConfigurationError(f"Bad option in the store URL {mask_url(url)!r}: {exc}") from exc
+    username, token = _credentials(parts.scheme, settings)
+    http = InfluxHttp(base_url, username=username, password=settings.influxdb_password,
+                      token=token, timeout_s=timeout.total_seconds(), verify=verify,
                       gzip=query.flag("gzip", True))
     spool_text = query.get("spool", "")
     spool = None
@@ -69,3 +71,11 @@ def open_influxql_store(url: str, settings: Settings) -> InfluxQLStore:
     return InfluxQLStore(http, database, retention_policy=query.get("retention_policy", ""),
                          batch_size=batch_size, spool=spool, create_database=query.flag("create_database", False),
                          retention=retention)
+
+
+def _credentials(scheme: str, settings: Settings) -> tuple[str, Secret | None]:
+    """(user name, token): the one credential to send (see the module docstring)."""
+    username, token = settings.influxdb_username, settings.influxdb_token
+    if username and token:
+        return (username, None) if scheme.startswith("influxdb1+") else ("", token)
+    return username, token or None
