@@ -84,7 +84,7 @@ def test_cli_copy_then_list_shows_the_copies_in_use(tmp_path: Path, monkeypatch:
     assert copied.exit_code == 0, copied.output
     lines = [line.strip() for line in copied.output.splitlines() if line.strip().startswith("VIGILEOS_")]
     assert [line.split("=")[0] for line in lines] == ["VIGILEOS_REPORTS_DIR", "VIGILEOS_DASHBOARDS_DIR",
-                                                      "VIGILEOS_ALERT_RULES"]
+                                                      "VIGILEOS_ALERT_RULES", "VIGILEOS_SLAS"]
     (tmp_path / ".env").write_text("\n".join(lines) + "\n")  # as the command suggests
     listed = runner.invoke(main, ["templates", "list"])
     assert listed.exit_code == 0, listed.output

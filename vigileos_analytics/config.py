@@ -236,6 +236,9 @@ class Settings:
     alert_rules: str = setting(
         "VIGILEOS_ALERT_RULES", "",
         "Alert rules file (default: the rules that come with the package, parameters/alert_rules.yaml).")
+    slas: str = setting(
+        "VIGILEOS_SLAS", "",
+        "SLA definition file (default: the example that comes with the package, parameters/slas.yaml).")
     chromium: str = setting(
         "VIGILEOS_CHROMIUM", "",
         "Chromium that prints report PDFs (default: chromium, chromium-browser or google-chrome on PATH).")

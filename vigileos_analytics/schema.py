@@ -51,6 +51,8 @@ NETWORK_TRAFFIC = "network_traffic"
 #: Alert state changes written by ``vigileos alerts check`` (1 firing, 0 resolved): an event,
 #: not a measurement.
 ALERT = "alert"
+#: SLA annotations written by ``vigileos sla annotate`` (value: length in seconds): an event too.
+SLA_ANNOTATION = "sla_annotation"
 
 #: Known metric types and their units. Any other name that passes
 #: :func:`validate_metric_type` is accepted as a custom metric.

@@ -27,6 +27,7 @@ from ..schema import (
     OFFLINE,
     OPERATIONAL,
     PERFORMANCE_METRICS,
+    SLA_ANNOTATION,
     STATUS_CHANGE,
     to_utc,
     validate_range,
@@ -311,7 +312,8 @@ class EquipmentAnalyticsService:
         perf = (perf.pivot(index="equipment_id", columns="metric_type", values="mean") if not perf.empty
                 else pd.DataFrame())
         latest = self.reader.latest(equipment_ids=None)
-        latest = latest[latest["metric_type"] != ALERT_METRIC_TYPE]  # an alert check is not a measurement
+        # An alert check or an SLA annotation is not a measurement of the equipment.
+        latest = latest[~latest["metric_type"].isin((ALERT_METRIC_TYPE, SLA_ANNOTATION))]
         last_time = latest.groupby("equipment_id")["time"].max() if not latest.empty else pd.Series(dtype=object)
         # Whole columns first, then plain Python values: a lookup per equipment and figure
         # costs more than everything else at fleet scale.

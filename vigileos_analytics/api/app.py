@@ -102,8 +102,10 @@ def create_app(settings: Settings | None = None, store: MetricsStore | None = No
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
     from .read import router as read_router
+    from .sla import router as sla_router
 
     app.include_router(read_router)
+    app.include_router(sla_router)
 
     from .live import LiveHub
     from .live import router as live_router

@@ -165,6 +165,70 @@ class HealthResponse(BaseModel):
     steps: list[HealthStep]
 
 
+class SlaBudget(BaseModel):
+    """An SLA's error budget over its whole period, in service seconds."""
+
+    allowed_s: float
+    spent_s: float
+    remaining_s: float
+    remaining_pct: float | None
+    exhausted_at: str | None
+    forecast_exhausted_at: str | None
+
+
+class Sla(BaseModel):
+    """One SLA's status (``vigileos sla status --json``); the README's SLA section gives the rules."""
+
+    name: str
+    scope: str
+    equipment: int
+    calendar: str
+    timezone: str
+    minimum_outage_s: float
+    maintenance: list[str]
+    period_start: str
+    period_end: str
+    evaluated_at: str
+    target_pct: float
+    achieved_pct: float | None
+    coverage_pct: float | None
+    met: bool | None
+    at_risk: bool
+    breached: bool
+    state: str
+    service_s: float
+    planned_s: float
+    up_s: float
+    unplanned_s: float
+    unknown_s: float
+    outages: int
+    budget: SlaBudget
+    burn_rates: dict[str, float | None]
+    annotations: int
+
+
+class SlaStatusResponse(BaseModel):
+    period: str
+    slas: list[Sla]
+    count: int
+
+
+class SlaAnnotation(BaseModel):
+    equipment_id: str
+    start: str
+    end: str
+    classification: str
+    reason: str
+    author: str
+
+
+class SlaAnnotationsResponse(BaseModel):
+    start: str
+    end: str
+    annotations: list[SlaAnnotation]
+    count: int
+
+
 class ProblemDetails(BaseModel):
     """RFC 9457 problem details."""
 

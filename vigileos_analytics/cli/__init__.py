@@ -32,6 +32,7 @@ _COMMANDS = (
     (".lifecycle", ("backup", "restore", "export", "cleanup", "retention", "optimize", "maintain")),
     (".alerts", ("alerts",)),
     (".predict", ("predict",)),
+    (".sla", ("sla",)),
 )
 
 

@@ -20,13 +20,14 @@ def templates() -> None:
 @pass_app
 @handle_errors
 def list_(app: AppContext, as_json: bool) -> None:
-    """Show which notebooks and alert rules are in use, and whether they come from a setting."""
-    from ..templates import alert_rules_path, bundled_dir, dashboards_dir, reports_dir
+    """Show which notebooks, alert rules and SLA definitions are in use, and whether they come from a setting."""
+    from ..templates import alert_rules_path, bundled_dir, dashboards_dir, reports_dir, slas_path
 
     settings = app.settings
     rows = [("report notebooks", "VIGILEOS_REPORTS_DIR", settings.reports_dir, reports_dir(settings)),
             ("dashboard notebooks", "VIGILEOS_DASHBOARDS_DIR", settings.dashboards_dir, dashboards_dir(settings)),
             ("alert rules", "VIGILEOS_ALERT_RULES", settings.alert_rules, alert_rules_path(settings)),
+            ("SLA definitions", "VIGILEOS_SLAS", settings.slas, slas_path(settings)),
             ("example parameter files", "", "", bundled_dir("parameters"))]
     if as_json:
         emit_json([{"what": what, "path": str(path), "from": env if value.strip() else "package",

@@ -22,7 +22,7 @@ every backend stores and aggregates it with the code it already has:
   *horizon*: raw points of rolled-up metrics before it have been rolled up (and
   removed). Its value is the staleness (seconds) the state events were built with.
 
-Status changes and alerts are events, not measurements: they are never rolled up.
+Status changes, alerts and SLA annotations are events, not measurements: they are never rolled up.
 
 Reads through them: :mod:`.tiered`; building them: :mod:`vigileos_analytics.lifecycle.rollup_points`.
 """
@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ValidationError
-from ..schema import ALERT, STATUS_CHANGE, rollup_every_s
+from ..schema import ALERT, SLA_ANNOTATION, STATUS_CHANGE, rollup_every_s
 from .base import MetricsStore
 from .intervals import INTERVAL_COLUMNS, empty_intervals
 
@@ -46,7 +46,7 @@ AVAILABLE_S, UNAVAILABLE_S, STATE = "available_s", "unavailable_s", "state"
 AVAILABILITY_STATS = (AVAILABLE_S, UNAVAILABLE_S, STATE)
 HORIZON_EQUIPMENT, HORIZON_METRIC = "__rollup__", "horizon"
 #: Event metric types: kept raw, never rolled up.
-EVENT_METRICS = (STATUS_CHANGE, ALERT)
+EVENT_METRICS = (STATUS_CHANGE, ALERT, SLA_ANNOTATION)
 #: Longest metric name that can be rolled up (metric types are at most 64 characters).
 MAX_ROLLED_METRIC_LENGTH = 64 - len(SEP + UNAVAILABLE_S)
 UNKNOWN_STATE = -1

@@ -71,6 +71,12 @@ def alert_rules_path(settings: Settings | None = None) -> Path:
     return _configured(settings.alert_rules) or bundled_dir("parameters") / "alert_rules.yaml"
 
 
+def slas_path(settings: Settings | None = None) -> Path:
+    """The SLA definition file: ``VIGILEOS_SLAS``, else the bundled example."""
+    settings = settings or load_settings()
+    return _configured(settings.slas) or bundled_dir("parameters") / "slas.yaml"
+
+
 def parameter_file(name: str) -> Path:
     """A bundled example parameter file, e.g. ``parameter_file("monthly_availability_fr")``."""
     path = bundled_dir("parameters") / f"{name}.yaml"
@@ -100,7 +106,8 @@ class CopiedTemplates:
         root = self.target.resolve()
         return {"VIGILEOS_REPORTS_DIR": str(root / "notebooks" / "reports"),
                 "VIGILEOS_DASHBOARDS_DIR": str(root / "notebooks" / "dashboards"),
-                "VIGILEOS_ALERT_RULES": str(root / "parameters" / "alert_rules.yaml")}
+                "VIGILEOS_ALERT_RULES": str(root / "parameters" / "alert_rules.yaml"),
+                "VIGILEOS_SLAS": str(root / "parameters" / "slas.yaml")}
 
 
 def copy_templates(target: str | Path, overwrite: bool = False) -> CopiedTemplates:
@@ -125,4 +132,4 @@ def copy_templates(target: str | Path, overwrite: bool = False) -> CopiedTemplat
 
 
 __all__ = ["CopiedTemplates", "alert_rules_path", "bundled_dir", "copy_templates", "dashboards_dir",
-           "parameter_file", "reports_dir"]
+           "parameter_file", "reports_dir", "slas_path"]
