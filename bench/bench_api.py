@@ -178,7 +178,13 @@ def main() -> None:
             concurrent = {n: dashboard_clients(base, n, args.per_client) for n in counts}
             concurrent_s, serving_cpu = time.perf_counter() - started, cpu_seconds(process.pid) - cpu_before
             computed = httpx.get(f"{base}/api/live/stats", timeout=30).json()["summaries_computed"] - computed_before
-
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        # Ingest on a server nobody is watching the dashboard of: the one above keeps its
+        # snapshot warm for a minute after the last request, reading the store meanwhile.
+        process, base = start_server(folder, url)
+        try:
             http_frame = ingest_frame(args.points, 50, "H", end)
             direct_frame = ingest_frame(args.points, 50, "D", end)
             lines = encode_lines(http_frame)

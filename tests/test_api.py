@@ -447,3 +447,27 @@ def test_an_unreachable_store_is_a_503_problem(folder, tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_a_store_failure_in_the_dashboard_worker_keeps_its_kind(tmp_path):
+    """The worker sends errors back as plain values; the serving side raises the same
+    kind again (here: unreachable, a RetryableError), not a bare VigileosError."""
+    from vigileos_analytics.api import snapshots
+    from vigileos_analytics.config import load_settings
+    from vigileos_analytics.errors import RetryableError
+
+    inventory = tmp_path / "inventory.csv"
+    inventory.write_text("equipment_id,name,type,location\nA,Alpha,server,Paris\n")
+    settings = load_settings(dotenv_path=None, environ={
+        "VIGILEOS_STORE_URL": f"influxdb1+http://127.0.0.1:{_free_port()}/metrics?spool=off&timeout=2s",
+        "VIGILEOS_INVENTORY": str(inventory)})
+    snapshots._worker.clear()
+    snapshots._start_worker(settings)
+    try:
+        kind, message, detail = snapshots._compute(24, None)
+    finally:
+        snapshots._worker.clear()
+    assert kind == "store"
+    with pytest.raises(RetryableError) as raised:
+        snapshots._raise_from_worker(kind, message, detail)
+    assert raised.value.problem == "unreachable"

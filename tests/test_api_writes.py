@@ -314,3 +314,20 @@ def test_parser_numbers_lines_over_the_whole_body() -> None:
     assert refused.value.problems == [(4, "'value' cannot be a tag key")]
     frame = parse_line_protocol(body.splitlines(keepends=True)[2], now_ns=0)
     assert frame["time"].iloc[0].value == 1 and frame["equipment_id"].iloc[0] == "P"
+
+
+def test_series_keys_checked_once_give_the_same_points_and_bad_keys_stay_bad():
+    """Bodies from the same writers reuse the series keys already checked: the second
+    parse of a body equals the first, and a key refused once is refused every time."""
+    from vigileos_analytics.errors import LineProtocolError
+
+    body = ("equipment_metrics,equipment_id=A,metric_type=cpu_usage,site=Paris value=1.5 1700000000000000000\n"
+            "equipment_metrics,equipment_id=B,metric_type=memory_usage value=2 1700000000000000001\n")
+    first, second = parse_line_protocol(body), parse_line_protocol(body)
+    pd.testing.assert_frame_equal(first, second)
+    assert first["equipment_id"].astype(str).tolist() == ["A", "B"]
+    assert first["site"].astype(object).tolist()[0] == "Paris" and pd.isna(first["site"].astype(object).tolist()[1])
+    bad = "equipment_metrics,equipment_id=A,metric_type=Bad-Metric value=1 1700000000000000000\n"
+    for _ in range(2):
+        with pytest.raises(LineProtocolError, match="line 1"):
+            parse_line_protocol(bad)

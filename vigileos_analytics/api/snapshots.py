@@ -38,9 +38,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .. import errors
 from ..analytics.service import EquipmentAnalyticsService
 from ..config import Settings
-from ..errors import StoreError, VigileosError
+from ..errors import StoreError, ValidationError, VigileosError
 from .models import DashboardResponse
 from .security import may_read
 
@@ -92,15 +93,36 @@ def _service() -> EquipmentAnalyticsService:
 
 
 def _compute(hours: int, at: datetime | None) -> tuple[str, Any, Any]:
-    """("ok", payload, body), or ("store", message, None) / ("error", message, None): the
-    package's errors come back as text, as not every one of them pickles."""
+    """("ok", payload, body), or an error as plain values (not every one of the package's
+    errors pickles): ("store", message, (class name, kind)), ("invalid", message, (field,
+    value as text)) or ("error", message, None)."""
     try:
         payload = _service().fleet_summary(now=at, period=timedelta(hours=hours))
     except StoreError as exc:
-        return "store", str(exc), None
+        return "store", str(exc), (type(exc).__name__, exc.kind())
+    except ValidationError as exc:
+        return "invalid", str(exc), (exc.field, None if exc.value is None else str(exc.value))
     except VigileosError as exc:
         return "error", f"{type(exc).__name__}: {exc}", None
     return "ok", payload, encode_dashboard(payload, hours)
+
+
+def _raise_from_worker(kind: str, message: str, detail: Any) -> None:
+    """Raise in the serving process the error the worker described: the same class for
+    store failures (so the answer says busy, unauthorized, ...), a ValidationError (400)."""
+    if kind == "store":
+        name, store_kind = detail
+        error_class = getattr(errors, name, StoreError)
+        if not (isinstance(error_class, type) and issubclass(error_class, StoreError)):
+            error_class = StoreError
+        try:
+            raise error_class(message, **store_kind)
+        except TypeError:  # a subclass with a signature of its own
+            raise StoreError(message, **store_kind) from None
+    if kind == "invalid":
+        field, value = detail
+        raise ValidationError(message, field=field, value=value)
+    raise VigileosError(message)
 
 
 # -- the serving side ----------------------------------------------------------------------
@@ -250,10 +272,8 @@ class DashboardSnapshots:
             self.close(role)
             outcome = await loop.run_in_executor(self._executor(role), _compute, hours, at)
         kind, payload, body = outcome
-        if kind == "store":
-            raise StoreError(payload)
-        if kind == "error":
-            raise VigileosError(payload)
+        if kind != "ok":
+            _raise_from_worker(kind, payload, body)
         return Snapshot(payload, body, time.monotonic(), generation)
 
 

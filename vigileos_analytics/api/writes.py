@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 import time
 import zlib
 from datetime import UTC, datetime
@@ -203,7 +204,7 @@ def _parse_fast(text: str, unit_ns: int, now_ns: int) -> pd.DataFrame | None:
     heads = pc.dictionary_encode(head)
     codes = heads.indices.to_numpy(zero_copy_only=False)
     try:
-        keys = _parse_checked("\n".join(f"{head} value=0 0" for head in heads.dictionary.to_pylist()), "ns", 0)
+        keys = _series_keys(heads.dictionary.to_pylist())
     except ValidationError:
         return None
     metric = keys["metric_type"].to_numpy(dtype=object)[codes]
@@ -216,6 +217,37 @@ def _parse_fast(text: str, unit_ns: int, now_ns: int) -> pd.DataFrame | None:
             out[column] = pd.Categorical.from_codes(cat.cat.codes.to_numpy()[codes], cat.cat.categories)
     out["value"] = values
     return pd.DataFrame(out)
+
+
+class _SeriesKeys:
+    """Series keys (``measurement,tag=value...``) already parsed and checked, so a stream
+    of bodies from the same writers (Telegraf, a collector) checks each series once.
+    Bounded: emptied when it would pass ``limit`` keys."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._known: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, heads: list[str]) -> pd.DataFrame:
+        """One row per head (equipment_id, metric_type, tags), or ValidationError."""
+        with self._lock:
+            missing = [h for h in heads if h not in self._known]
+        parsed: dict[str, dict[str, Any]] = {}
+        if missing:
+            frame = _parse_checked("\n".join(f"{head} value=0 0" for head in missing), "ns", 0)
+            columns = [c for c in frame.columns if c not in ("time", "value")]
+            for head, row in zip(missing, frame[columns].to_dict("records"), strict=True):
+                parsed[head] = {k: v for k, v in row.items() if isinstance(v, str)}
+        with self._lock:
+            if len(self._known) + len(parsed) > self.limit:
+                self._known.clear()
+            self._known.update(parsed)
+            rows = [parsed.get(h) or self._known[h] for h in heads]
+        return pd.DataFrame(rows)
+
+
+_series_keys = _SeriesKeys()
 
 
 def _split_columns(lines: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array] | None:
