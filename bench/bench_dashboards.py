@@ -15,7 +15,7 @@ kernel ran the request's cells), the widgets drawn (scripts loaded, websocket co
 first render done), the charts drawn, and the bytes the page received over its websocket.
 Loads share one browser profile (a returning visitor's cache); the first load of a run,
 with an empty cache, is printed on its own. A cold kernel's imports are timed once in a subprocess
-(what a page would wait for without a preheated kernel). Goal (issue 14): first render
+(what a page would wait for without a preheated kernel). Goals: first render
 at most 2x the in-process data work and 2 s, refresh 1 s, 1,000 equipment 4 s. Run::
 
     .venv/bin/python bench/bench_dashboards.py [--equipment 100 1000] [--days 30] [--repeat 3]
