@@ -53,6 +53,9 @@ NETWORK_TRAFFIC = "network_traffic"
 ALERT = "alert"
 #: SLA annotations written by ``vigileos sla annotate`` (value: length in seconds): an event too.
 SLA_ANNOTATION = "sla_annotation"
+#: Points written about an equipment rather than measured on it: neither its "last
+#: metric" nor a metric type it reports.
+NOT_MEASUREMENTS = (ALERT, SLA_ANNOTATION)
 
 #: Known metric types and their units. Any other name that passes
 #: :func:`validate_metric_type` is accepted as a custom metric.

@@ -20,14 +20,14 @@ import pandas as pd
 
 from ..errors import ValidationError
 from ..inventory import load_inventory, require_known_equipment, validate_inventory
-from ..schema import ALERT as ALERT_METRIC_TYPE
+from ..schema import ALERT as ALERT_METRIC_TYPE  # noqa: F401  (a public name of this module since 0.1)
 from ..schema import (
     AVAILABILITY,
     MAINTENANCE,
+    NOT_MEASUREMENTS,
     OFFLINE,
     OPERATIONAL,
     PERFORMANCE_METRICS,
-    SLA_ANNOTATION,
     STATUS_CHANGE,
     to_utc,
     validate_range,
@@ -312,8 +312,7 @@ class EquipmentAnalyticsService:
         perf = (perf.pivot(index="equipment_id", columns="metric_type", values="mean") if not perf.empty
                 else pd.DataFrame())
         latest = self.reader.latest(equipment_ids=None)
-        # An alert check or an SLA annotation is not a measurement of the equipment.
-        latest = latest[~latest["metric_type"].isin((ALERT_METRIC_TYPE, SLA_ANNOTATION))]
+        latest = latest[~latest["metric_type"].isin(NOT_MEASUREMENTS)]  # alerts, annotations
         last_time = latest.groupby("equipment_id")["time"].max() if not latest.empty else pd.Series(dtype=object)
         # Whole columns first, then plain Python values: a lookup per equipment and figure
         # costs more than everything else at fleet scale.

@@ -23,7 +23,7 @@ from ..analytics.alerts import current_alerts, list_alerts
 from ..analytics.service import EquipmentAnalyticsService
 from ..check.connectivity import check_store
 from ..errors import UnknownEquipmentError, ValidationError
-from ..schema import ALERT, METRIC_UNITS, SLA_ANNOTATION, validate_metric_type, validate_range
+from ..schema import METRIC_UNITS, NOT_MEASUREMENTS, validate_metric_type, validate_range
 from ..timeparse import parse_duration, parse_time_text
 from .models import (
     AlertsResponse,
@@ -135,7 +135,7 @@ def equipment_metrics(
     _known(service, equipment_id)
     if metric_type:
         validate_metric_type(metric_type)
-        if metric_type not in METRIC_UNITS and metric_type not in (ALERT, SLA_ANNOTATION) and service.reader.latest(
+        if metric_type not in METRIC_UNITS and metric_type not in NOT_MEASUREMENTS and service.reader.latest(
                 equipment_ids=(equipment_id,), metric_types=(metric_type,)).empty:
             raise ValidationError(f"unknown metric type {metric_type!r} (metric_type): not a known metric and "
                                   f"no such points for {equipment_id!r}. Known: {', '.join(METRIC_UNITS)}.",

@@ -37,7 +37,6 @@ from ..errors import RollupError, ValidationError
 from ..schema import AVAILABILITY, rollup_measurement, to_utc
 from ..stores.base import MetricsStore, Selection
 from ..stores.rollups import (
-    EVENT_METRICS,
     MAX_ROLLED_METRIC_LENGTH,
     SEP,
     STATE,
@@ -48,7 +47,7 @@ from ..stores.rollups import (
 from .chunks import ALL_TIME_START
 from .cleanup import counts_frame
 from .rollup_points import rollup_points
-from .settle import FUNCTIONS, SettleResult, first_day_with_data, hold_past, same_counts, settle
+from .settle import FUNCTIONS, SettleResult, first_day_with_data, hold_past, raw_counts, same_counts, settle
 
 logger = logging.getLogger(__name__)
 
@@ -130,12 +129,10 @@ def optimize(store: MetricsStore, older_than: timedelta, every: timedelta = DEFA
     late = settled.added
     with store.session():
         start = previous or first_day_with_data(store, cutoff)
-        counts = _counts(None)
-        if start is not None and cutoff > start:
-            counts = _counts(store.aggregate(Selection(start, cutoff), functions=("count",)))
+        counts = raw_counts(store, Selection(start, cutoff)) if start is not None and cutoff > start else (
+            counts_frame(None))
         if dry_run and previous is not None:
-            late = int(_counts(store.aggregate(Selection(ALL_TIME_START, previous), functions=("count",)))[
-                "points"].sum())
+            late = int(raw_counts(store, Selection(ALL_TIME_START, previous))["points"].sum())
     if start is None or cutoff <= start or counts.empty:
         return OptimizeResult(measurement, every, cutoff, previous, dry_run, 0, 0, settled.deleted, late, counts,
                               settled.kept, settled.already_held)
@@ -165,7 +162,7 @@ def optimize(store: MetricsStore, older_than: timedelta, every: timedelta = DEFA
             batch_counts = counts[counts["equipment_id"].isin(batch)]
             metrics = tuple(sorted(batch_counts["metric_type"].unique()))
             selection = Selection(start, cutoff, equipment_ids=batch, metric_types=metrics)
-            now_counts = _counts(store.aggregate(selection, functions=("count",)))
+            now_counts = raw_counts(store, selection)
             if not same_counts(now_counts, batch_counts):
                 logger.warning("Raw points of %s changed during optimize; they stay raw. Run optimize again.", batch)
                 kept.extend(batch)
@@ -226,12 +223,6 @@ def _verify(rollup: MetricsStore, counts: pd.DataFrame, points: pd.DataFrame, st
     if len(check) != len(events) or not np.array_equal(check["value"].to_numpy(), check["value_stored"].to_numpy()):
         raise RollupError(f"The availability state events of {len(ids)} equipment did not read back as written; "
                           "no raw point was removed.")
-
-
-def _counts(aggregate: pd.DataFrame | None) -> pd.DataFrame:
-    """Raw points per equipment and metric that optimize rolls up (events stay raw)."""
-    frame = counts_frame(aggregate)
-    return frame[~frame["metric_type"].isin(EVENT_METRICS)].reset_index(drop=True)
 
 
 def _every_text(every: timedelta) -> str:

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ValidationError
-from ..schema import ALERT, SLA_ANNOTATION, STATUS_CHANGE, rollup_every_s
+from ..schema import NOT_MEASUREMENTS, STATUS_CHANGE, rollup_every_s
 from .base import MetricsStore
 from .intervals import INTERVAL_COLUMNS, empty_intervals
 
@@ -46,7 +46,7 @@ AVAILABLE_S, UNAVAILABLE_S, STATE = "available_s", "unavailable_s", "state"
 AVAILABILITY_STATS = (AVAILABLE_S, UNAVAILABLE_S, STATE)
 HORIZON_EQUIPMENT, HORIZON_METRIC = "__rollup__", "horizon"
 #: Event metric types: kept raw, never rolled up.
-EVENT_METRICS = (STATUS_CHANGE, ALERT, SLA_ANNOTATION)
+EVENT_METRICS = (STATUS_CHANGE, *NOT_MEASUREMENTS)
 #: Longest metric name that can be rolled up (metric types are at most 64 characters).
 MAX_ROLLED_METRIC_LENGTH = 64 - len(SEP + UNAVAILABLE_S)
 UNKNOWN_STATE = -1
