@@ -191,3 +191,17 @@ def test_the_example_definitions_load():
     assert [d.name for d in definitions] == ["servers-business-hours", "paris-dc1", "fleet"]
     assert definitions[0].rules.minimum_outage.total_seconds() == 120  # from defaults
     assert definitions[2].rules.minimum_outage.total_seconds() == 0  # its own field wins
+
+
+def test_an_sla_without_data_says_why(tmp_path, monkeypatch):
+    inventory = tmp_path / "inventory.csv"
+    inventory.write_text("equipment_id,name,type,location\nA,Alpha,server,Paris-DC1\n")
+    slas = tmp_path / "slas.yaml"
+    slas.write_text("slas:\n  - {name: servers, scope: {type: server}, target: 99}\n"
+                    "  - {name: robots, scope: {type: robot}, target: 99}\n")
+    monkeypatch.setenv("VIGILEOS_INVENTORY", str(inventory))
+    monkeypatch.setenv("VIGILEOS_SLAS", str(slas))
+    result = run(f"duckdb:///{tmp_path / 'metrics.duckdb'}", "sla", "status", "--period", "day")
+    assert result.exit_code == 0, result.output
+    assert "servers: its equipment has no availability sample" in result.output
+    assert "robots: no equipment in its scope (type: robot)" in result.output

@@ -73,6 +73,10 @@ def status(app: AppContext, names: tuple[str, ...], period: str, at: datetime | 
             key = "cli.sla.exhausted" if r.figures.budget_exhausted_at else "cli.sla.forecast"
             console.print(say(key, name=r.definition.name, at=f"{forecast:%Y-%m-%d %H:%M} UTC"), highlight=False,
                           markup=False, soft_wrap=True)
+        elif r.figures.state == "no data":
+            key = "cli.sla.no_equipment" if not r.equipment_ids else "cli.sla.no_samples"
+            console.print(say(key, name=r.definition.name, scope=r.definition.scope_text, count=len(r.equipment_ids)),
+                          highlight=False, markup=False, soft_wrap=True)
 
 
 def _rate(value: float | None) -> str:
