@@ -29,6 +29,7 @@ demo: $(STAMP) demo-deps
 	$(BIN)/vigileos summary
 	$(BIN)/vigileos availability --start now-$(DEMO_DAYS)d
 	$(BIN)/vigileos report monthly_availability
+	@echo "Next: $(BIN)/vigileos lab opens the getting-started notebook on this store in JupyterLab."
 
 demo-deps:
 	@bash scripts/install-system-deps.sh chromium

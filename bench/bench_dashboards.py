@@ -6,13 +6,15 @@ one), page (fleet overview, equipment detail) and range (24 h, 30 d), in Chromiu
 - **first render**: from navigation to the page complete (its 'updated at' line carries
   the refresh counter and every chart is drawn);
 - **refresh**: from a click on Refresh to the counter's next value with the charts redrawn;
-- **in-process**: in this process, on the same store, the analytics calls the page shows
-  (``build_overview`` / ``build_detail``: the data work) and the whole page render without
+- **in-process**: in a fresh process, on the same store, what the page reads and computes
+  (its ``compute``: the overview's or detail's model, SLAs included: the data work) and the whole page render without
   a browser (the data work plus figures, HTML panels and widgets);
 
 and the breakdown of a first render: the server's answer (HTML complete: the preheated
 kernel ran the request's cells), the widgets drawn (scripts loaded, websocket connected,
-first render done), the charts drawn, and the bytes the page received over its websocket.
+first render done), the charts drawn, the CPU seconds Chromium spent on it (all its
+processes; the machine's load stretches wall time, not this), and the bytes the page
+received over its websocket.
 Loads share one browser profile (a returning visitor's cache); the first load of a run,
 with an empty cache, is printed on its own. A cold kernel's imports are timed once in a subprocess
 (what a page would wait for without a preheated kernel). Goals: first render
@@ -36,6 +38,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
 from playwright.sync_api import sync_playwright
 
 from vigileos_analytics.dashboards.server import start_dashboard_server
@@ -75,16 +78,11 @@ def in_process(env: dict[str, str], page_name: str, query: str, repeat: int) -> 
     in a fresh subprocess on the same store, after one warm-up call (as the preheated kernel has imported)."""
     code = f"""
 import statistics, sys, time
-from vigileos_analytics.dashboards import DetailPage, OverviewPage, build_detail, build_overview, parse_params
+from vigileos_analytics.dashboards import DetailPage, OverviewPage, parse_params
 params = parse_params({query!r})
 page = {'OverviewPage' if page_name == 'overview' else 'DetailPage'}.open(params)
-service = page.context.service()
-period = page.range.period(page.context.now())
 def data():
-    if {page_name!r} == "overview":
-        build_overview(service, period)
-    else:
-        build_detail(service, params.equipment_id, period)
+    page.compute(page.context.now())  # what the page reads and computes (SLAs included), no widgets
 def timed(f):
     t = time.perf_counter(); f(); return time.perf_counter() - t
 page.refresh_sync()
@@ -97,13 +95,29 @@ print(data_s, page_s)
     return data_s, page_s
 
 
+def browser_cpu_s() -> float:
+    """CPU seconds used so far by this process's Chromium processes: the browser's own work,
+    which the machine's load stretches in wall time but does not change."""
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in child.name():
+                times = child.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
 def measure(context, url: str, page_name: str) -> dict[str, float]:
-    """One page load and one refresh; seconds of each phase and the websocket bytes received."""
+    """One page load and one refresh; seconds of each phase, the browser's CPU seconds for the
+    first render and the websocket bytes received."""
     tab = context.new_page()
     tab.set_default_timeout(120_000)
     received = [0]
     tab.on("websocket", lambda ws: ws.on("framereceived", lambda frame: received.__setitem__(
         0, received[0] + len(frame if isinstance(frame, (bytes, str)) else b""))))
+    cpu_before = browser_cpu_s()
     started = time.perf_counter()
     response = tab.goto(url, wait_until="commit")
     response.finished()
@@ -112,6 +126,7 @@ def measure(context, url: str, page_name: str) -> dict[str, float]:
     widgets = time.perf_counter() - started
     tab.wait_for_function(_CHARTS_DRAWN, arg=CHARTS[page_name])
     first = time.perf_counter() - started
+    first_cpu = browser_cpu_s() - cpu_before
     first_bytes = received[0]
     count = int(tab.get_attribute(READY, "data-refreshes"))
     started = time.perf_counter()
@@ -121,7 +136,7 @@ def measure(context, url: str, page_name: str) -> dict[str, float]:
     refresh = time.perf_counter() - started
     tab.close(run_before_unload=True)
     return {"html": html, "widgets": widgets - html, "charts": first - widgets, "first": first,
-            "refresh": refresh, "mb": first_bytes / 1e6}
+            "refresh": refresh, "mb": first_bytes / 1e6, "cpu": first_cpu}
 
 
 def run_fleet(browser, folder: Path, equipment: int, args: argparse.Namespace) -> None:
@@ -155,7 +170,9 @@ def run_fleet(browser, folder: Path, equipment: int, args: argparse.Namespace) -
                       f"({med['refresh'] / data_s:4.1f}x) | in-process: data work {data_s:5.2f} s, whole page "
                       f"{page_s:5.2f} s | breakdown: server HTML {med['html']:5.2f} s, "
                       f"widgets +{med['widgets']:4.2f} s, "
-                      f"charts +{med['charts']:4.2f} s, websocket {med['mb']:5.2f} MB  [load {os.getloadavg()[0]:.1f}]",
+                      f"charts +{med['charts']:4.2f} s, browser CPU {med['cpu']:4.2f} s, "
+                      f"websocket {med['mb']:5.2f} MB  "
+                      f"[load {os.getloadavg()[0]:.1f}]",
                       flush=True)
         context.close()
 

@@ -60,7 +60,7 @@ def test_the_shipped_rules_file_holds_the_seed_rules_and_every_kind() -> None:
         ("cpu_usage", timedelta(days=7), "mean", 80.0, "warning")
     memory = rules["memory_high"]
     assert (memory.metric, memory.threshold, memory.severity) == ("memory_usage", 90.0, "critical")
-    assert {r.kind for r in rules.values()} == {"threshold", "trend", "anomaly"}
+    assert {r.kind for r in rules.values()} == {"threshold", "trend", "anomaly", "burn_rate"}
 
 
 @pytest.mark.parametrize("fields, named", [

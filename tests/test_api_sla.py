@@ -14,7 +14,7 @@ from vigileos_analytics.schema import AVAILABILITY, Point
 from vigileos_analytics.stores import open_store
 
 from .test_api import _start, _wait
-from .test_sla_cli import SLA_FILE, STATES
+from .test_sla_cli import DEGRADED_FILE, RESPONSE_TIMES, SLA_FILE, STATES
 
 pytestmark = pytest.mark.slow  # starts a server
 
@@ -24,10 +24,12 @@ def base(tmp_path_factory: pytest.TempPathFactory):
     folder: Path = tmp_path_factory.mktemp("api_sla")
     (folder / "inventory.csv").write_text("equipment_id,name,type,location\nA,Alpha,server,Paris-DC1\n"
                                           "B,Beta,server,Lyon-DC2\n")
-    (folder / "slas.yaml").write_text(SLA_FILE)
+    (folder / "slas.yaml").write_text(SLA_FILE + DEGRADED_FILE.split("slas:", 1)[1])
     store = open_store(f"duckdb:///{folder / 'metrics.duckdb'}")
     store.write_points([Point(eq, AVAILABILITY, v, datetime.fromisoformat(t).replace(tzinfo=UTC))
                         for eq, t, v in STATES])
+    store.write_points([Point("B", "response_time", float(v), datetime.fromisoformat(t).replace(tzinfo=UTC))
+                        for t, v in RESPONSE_TIMES])
     annotate(store, "A", datetime(2026, 4, 1, 12, tzinfo=UTC), datetime(2026, 4, 1, 13, tzinfo=UTC), "planned",
              "CHG-1234 firmware", "alice")
     store.close()
@@ -54,6 +56,16 @@ def test_sla_status_has_the_hand_worked_figures(base):
     assert servers["budget"]["remaining_s"] == pytest.approx(-378)
     assert (servers["state"], servers["breached"], servers["at_risk"]) == ("breached", True, False)
     assert servers["met"] is False and servers["annotations"] == 1
+
+
+def test_sla_status_shows_degraded_time_and_its_rule(base):
+    # As in tests/test_sla_cli.py: B's one 5-minute slot above 500 ms, counted as down.
+    answer = requests.get(f"{base}/api/sla", params={"period": "day", "at": "2026-03-31T12:00", "name": "rt-mean"},
+                          timeout=60)
+    assert answer.status_code == 200, answer.text
+    [rt] = answer.json()["slas"]
+    assert (rt["up_s"], rt["degraded_s"], rt["budget"]["spent_s"]) == (86_100, 300, 300)
+    assert rt["degraded"]["counts_as"] == "down" and rt["degraded"]["every_s"] == 300
 
 
 def test_sla_annotations_list_the_audit_trail(base):

@@ -236,32 +236,48 @@ def test_voila_runs_bounded_culls_silent_kernels_after_10_minutes_but_never_a_co
                                                                        unconnected_timeout_s=3600)
 
 
-def test_a_chart_is_drawn_at_the_width_the_page_measured_for_its_slot():
+def test_a_chart_travels_as_plotly_json_in_one_widget_kept_across_refreshes():
+    """The figure's JSON only, in the slot's one chart widget: no plotly.js bundle per chart
+    (the library comes once per page from the server, or from the kernel when asked)."""
     import plotly.graph_objects as go
 
     from vigileos_analytics.dashboards.pages import FigureSlot
-
-    slot = FigureSlot("vigileos-metric-cpu-usage")
-    assert "vigileos-slot" in slot.widget._dom_classes
-    slot.show(go.Figure(), {"vigileos-metric-cpu-usage": 431, "vigileos-timeline": 1300})
-    assert slot.figure["layout"]["width"] == 431
-    slot.show(go.Figure(), {})  # nothing measured yet: plotly sizes it
-    assert "width" not in slot.figure["layout"]
-
-
-def test_a_chart_travels_as_plotly_json_in_one_output_kept_across_refreshes():
-    """The figure's JSON only, in the slot's one Output widget: no 5 MB plotly.js bundle per chart."""
-    import plotly.graph_objects as go
-
-    from vigileos_analytics.dashboards.figures import PLOTLY_MIME
-    from vigileos_analytics.dashboards.pages import FigureSlot
+    from vigileos_analytics.dashboards.plotly_chart import LIBRARY_FILE
 
     slot = FigureSlot("vigileos-ranking")
-    output = slot.output
+    chart = slot.chart
     slot.show(go.Figure(go.Bar(x=[1.5, 2.5], y=["a", "b"], orientation="h")))
     slot.show(go.Figure(go.Bar(x=[3.0, 4.0], y=["c", "d"], orientation="h")))
-    assert slot.output is output and slot.widget.children == (output,)
-    (shown,) = output.outputs
-    bundle = shown["data"][PLOTLY_MIME]
-    assert bundle["data"][0]["y"] == ["c", "d"] and bundle["config"]["responsive"] is True
-    assert len(json.dumps(shown)) < 20_000  # the template included; a FigureWidget carried 4.9 MB
+    assert slot.chart is chart and slot.widget.children == (chart,)
+    assert chart.figure["data"][0]["y"] == ["c", "d"] and chart.figure["config"]["responsive"] is True
+    state = chart.get_state()
+    assert len(json.dumps({k: state[k] for k in ("figure", "library")})) < 20_000  # the template included
+    assert state["library"] == ""
+    chart.library_wanted = True  # the browser found no server route for the library
+    assert chart.library == LIBRARY_FILE.read_text(encoding="utf-8") and "plotly.js (basic" in chart.library[:200]
+
+
+def test_a_poke_from_another_thread_wakes_the_ticker_at_once(monkeypatch):
+    """A click (a widget callback, possibly off the loop's thread) must not wait for the next check."""
+    import threading
+
+    from vigileos_analytics.dashboards import live
+
+    monkeypatch.setattr(live, "POLL_S", 30.0)  # without the wake-up, the refresh would come 30 s later
+    refreshed = []
+
+    async def refresh():
+        refreshed.append(True)
+
+    async def scenario():
+        ticker = AutoRefresh(refresh, interval_s=3600, enabled=False).start()
+        await asyncio.sleep(0.05)  # the ticker waits for its next check
+        threading.Thread(target=ticker.poke).start()
+        for _ in range(100):
+            if refreshed:
+                break
+            await asyncio.sleep(0.05)
+        ticker.stop()
+
+    asyncio.run(scenario())
+    assert refreshed == [True]

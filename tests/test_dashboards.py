@@ -48,7 +48,14 @@ from vigileos_analytics.analytics.service import EquipmentAnalyticsService
 from vigileos_analytics.dashboards import build_detail, build_overview, resolve_range
 from vigileos_analytics.dashboards.heartbeat import GRACE_ENV
 from vigileos_analytics.dashboards.panels import alerts_table
-from vigileos_analytics.dashboards.server import DashboardServer, start_dashboard_server
+from vigileos_analytics.dashboards.plotly_chart import PLOTLY_JS_VERSION
+from vigileos_analytics.dashboards.server import (
+    PAGE_EXTENSIONS,
+    DashboardServer,
+    default_notebooks_dir,
+    free_port,
+    start_dashboard_server,
+)
 from vigileos_analytics.i18n import Translator
 from vigileos_analytics.ingest.simulate import FleetSpec
 from vigileos_analytics.ingest.simulation_io import simulate_into_store
@@ -147,6 +154,13 @@ def _server_env(store_url: str, inventory: Path, refresh_s: float = 2.0) -> dict
     return env
 
 
+def _installed_lab_extensions() -> set[str]:
+    from jupyterlab_server.config import get_federated_extensions
+    from voila.utils import get_voila_labextensions_path
+
+    return set(get_federated_extensions(get_voila_labextensions_path()))
+
+
 @pytest.fixture(scope="module")
 def fleet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("dashboard-fleet")
@@ -232,6 +246,8 @@ def _shot(tab, name: str, readme: bool | str = False) -> None:
 
 
 def _trace(tab, css: str, index: int, axis: str) -> list:
+    # A chart draws once plotly.js is loaded, which may be a moment after the page's first render.
+    tab.wait_for_function(f"() => document.querySelector('{css} .js-plotly-plot')?.data?.[{index}]")
     return tab.evaluate(f"() => Array.from(document.querySelector('{css} .js-plotly-plot').data[{index}].{axis})")
 
 
@@ -286,8 +302,15 @@ def test_overview_shows_the_fleet_and_new_points_after_a_refresh_tick(page, serv
     assert links.count() == 6
     assert links.first.get_attribute("href").startswith("equipment_detail.ipynb?equipment_id=EQ-")
     assert page.inner_text(".vigileos-alerts-area") == "No active alerts"
+    # The SLAs of the example definitions that come with the package, this month.
+    assert page.locator(".vigileos-slas-area .vigileos-slas-summary").count() == 1
     _no_traceback(page)
     _shot(page, "fleet_overview")
+    # Only the extensions the pages need are loaded, though this environment has more
+    # (jupyterlab_pygments comes with nbconvert).
+    config = json.loads(page.text_content("#jupyter-config-data"))
+    loaded = {extension["name"] for extension in config["federated_extensions"]}
+    assert loaded == set(PAGE_EXTENSIONS) and "jupyterlab_pygments" in _installed_lab_extensions()
 
     before = int(_kpi(page, "maintenance"))
     store_url = f"duckdb:///{fleet_dir / 'metrics.duckdb'}"
@@ -585,3 +608,39 @@ def test_an_exposed_address_without_a_token_is_refused(fleet_dir):
     assert "Traceback" not in result.output
     with pytest.raises(ConfigurationError, match="reverse proxy"):
         start_dashboard_server(host="192.0.2.1", env=env)
+
+
+@browser_test
+def test_a_page_served_by_plain_voila_draws_its_charts_with_the_library_the_kernel_sends(page, fleet_dir, tmp_path):
+    """Without the dashboard server's route for plotly.js and without JupyterLab's plotly
+    renderer (plain Voila, its plotly extension denied), the chart asks its kernel for the
+    library and draws all the same."""
+    port = free_port()
+    env = _server_env(f"duckdb:///{fleet_dir / 'metrics.duckdb'}", fleet_dir / "inventory.csv", refresh_s=0)
+    notebook = default_notebooks_dir() / "fleet_overview.ipynb"
+    with (tmp_path / "voila.log").open("wb") as log:
+        voila = subprocess.Popen([sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
+                                  "--Voila.ip=127.0.0.1", "--show_tracebacks=False",
+                                  '--VoilaConfiguration.extension_denylist=["jupyterlab-plotly"]'], env=env, stdout=log,
+                                 stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}/"
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    urllib.request.urlopen(url + "voila/static/voila.js", timeout=2).close()
+                    break
+                except OSError:
+                    time.sleep(0.5)
+            missing = []
+            # Plain Voila redirects the unknown address to its files handler, which refuses it.
+            page.on("response", lambda r: missing.append(r.url) if r.status >= 400 and "plotly" in r.url else None)
+            _open(page, f"{url}?{PINNED}&refresh=0")
+            page.wait_for_function("() => document.querySelector('.vigileos-ranking .js-plotly-plot')?.data?.[0]",
+                                   timeout=120_000)
+            assert len(_trace(page, ".vigileos-ranking", 0, "x")) == 6
+            assert missing and "vigileos/static/plotly-basic.min.js" in missing[0]  # the route was not there
+            assert page.evaluate("window.Plotly.version") == PLOTLY_JS_VERSION
+        finally:
+            voila.terminate()
+            voila.wait(timeout=30)

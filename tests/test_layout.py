@@ -28,8 +28,9 @@ ALLOWED = {
     "analytics": {"stores"},
     "predictive": {"stores"},
     "lifecycle": {"stores", "analytics"},
-    "reports": {"stores", "analytics"},
-    "dashboards": {"stores", "analytics"},
+    "plots": {"stores", "analytics"},
+    "reports": {"stores", "analytics", "plots"},
+    "dashboards": {"stores", "analytics", "plots"},
     "api": {"stores", "ingest", "check", "analytics"},
     "cli": {"stores", "ingest", "check", "analytics", "predictive", "lifecycle", "reports", "dashboards", "api"},
 }

@@ -31,8 +31,11 @@ TOP_LEVEL = [
     "ValidationError",
     "VigileosError",
     "WriteError",
+    "availability_of",
+    "explore",
     "load_settings",
     "open_store",
+    "show",
     "simulate_fleet",
 ]
 

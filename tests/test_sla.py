@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vigileos_analytics.analytics.sla import SlaRules, evaluate_sla
+from vigileos_analytics.analytics.sla import DegradedRule, SlaRules, evaluate_sla
+from vigileos_analytics.analytics.sla_burn import burn_rate, burn_window_sums
 from vigileos_analytics.analytics.sla_calendar import (
     RecurringWindow,
     ServiceCalendar,
@@ -202,6 +204,45 @@ def test_the_forecast_date_at_the_last_days_rate():
     assert fig.at_risk and fig.state == "at risk"
 
 
+def test_degraded_time_is_shown_or_spent_as_the_rule_says():
+    # One UTC day, target 99 %. Down 10:00-11:00 (3,600 s); maintenance 09:00-09:10 (600 s
+    # planned). Breached slots: 09:00-09:15 (its first 10 min are planned: 300 s degraded),
+    # 10:30-10:45 (inside the outage: stays unplanned), 23:55-24:00 (300 s degraded).
+    # Degraded 600 s; up = 86,400 - 600 - 3,600 - 600 = 81,600 s. Budget 1 % x 85,800 = 858 s.
+    start, end = utc("2026-12-01T00:00:00"), utc("2026-12-02T00:00:00")
+    data = intervals(("EQ", 1, "2026-11-20T00:00:00", "2026-12-01T10:00:00"),
+                     ("EQ", 0, "2026-12-01T10:00:00", "2026-12-01T11:00:00"),
+                     ("EQ", 1, "2026-12-01T11:00:00", "2026-12-02T00:00:00"))
+    maintenance = windows(("EQ", "2026-12-01T09:00:00", "2026-12-01T09:10:00"))
+    slots = windows(("EQ", "2026-12-01T09:00:00", "2026-12-01T09:15:00"),
+                    ("EQ", "2026-12-01T10:30:00", "2026-12-01T10:45:00"),
+                    ("EQ", "2026-12-01T23:55:00", "2026-12-02T00:00:00"))
+    shown = DegradedRule("response_time", 500, timedelta(minutes=15))
+    fig = evaluate_sla(data, ["EQ"], SlaRules(99.0, ALWAYS, degraded=shown), start, end, end,
+                       maintenance=maintenance, degraded=slots)
+    assert (fig.planned_s, fig.up_s, fig.degraded_s, fig.unplanned_s, fig.unknown_s) == (600, 81_600, 600, 3600, 0)
+    # Only shown: achieved = (81,600 + 600) / 85,800; the budget ran out 858 s into the outage.
+    assert fig.achieved_pct == pytest.approx(100 * 82_200 / 85_800)
+    assert (fig.budget_allowed_s, fig.budget_spent_s) == (858, 3600)
+    assert fig.budget_exhausted_at == utc("2026-12-01T10:14:18")
+    assert fig.burn_rates["1h"] == 0
+    assert fig.per_equipment["degraded_s"].tolist() == [600]
+    # Counted as down: 4,200 s spent, achieved 81,600 / 85,800; 300 s went at 09:10-09:15, so
+    # the other 558 s ran out at 10:09:18. The last hour holds 300 s: 300 / 3,600 / 1 % = 8.33.
+    down = DegradedRule("response_time", 500, timedelta(minutes=15), counts_as="down")
+    fig = evaluate_sla(data, ["EQ"], SlaRules(99.0, ALWAYS, degraded=down), start, end, end,
+                       maintenance=maintenance, degraded=slots)
+    assert (fig.up_s, fig.degraded_s, fig.unplanned_s, fig.budget_spent_s) == (81_600, 600, 3600, 4200)
+    assert fig.achieved_pct == pytest.approx(100 * 81_600 / 85_800)
+    assert fig.budget_remaining_s == pytest.approx(858 - 4200)
+    assert fig.budget_exhausted_at == utc("2026-12-01T10:09:18")
+    assert fig.burn_rates["1h"] == pytest.approx(300 / 3600 / 0.01)
+    assert fig.outages == 1
+    # Without a rule the windows are ignored.
+    plain = evaluate_sla(data, ["EQ"], SlaRules(99.0, ALWAYS), start, end, end, degraded=slots)
+    assert (plain.degraded_s, plain.up_s) == (0, 82_800)
+
+
 def test_calendar_periods_start_at_local_midnight():
     # A month in Europe/Paris starts at 23:00Z in winter and 22:00Z in summer.
     assert period_bounds("month", utc("2026-03-15T12:00:00"), "Europe/Paris") == (
@@ -240,9 +281,11 @@ BASE = ns("2026-12-01T00:00:00")
 def timelines(draw):
     """Random up/down/unknown timelines for two equipment over two days, random
     maintenance and annotations, all on whole minutes."""
-    rows, notes = [], []
+    rows, notes, slots = [], [], []
     pieces = st.lists(st.tuples(st.integers(1, 720), st.sampled_from([1, 0, None])), max_size=20)
     for eq in ("A", "B"):
+        for slot in draw(st.sets(st.integers(-48, 200), max_size=12)):  # breached 15-minute slots
+            slots.append((eq, BASE + slot * 15 * 60 * 10**9, BASE + (slot + 1) * 15 * 60 * 10**9))
         t = BASE - draw(st.integers(0, 1440)) * 60 * 10**9
         for minutes, state in draw(pieces):
             if state is not None:
@@ -254,13 +297,13 @@ def timelines(draw):
                           draw(st.sampled_from(["planned", "unplanned", "excluded"]))))
     frame = pd.DataFrame(rows, columns=["equipment_id", "state", "start", "end"])
     note = pd.DataFrame(notes, columns=["equipment_id", "start", "end", "classification"])
-    return frame, note
+    return frame, note, pd.DataFrame(slots, columns=["equipment_id", "start", "end"])
 
 
 @settings(max_examples=25, deadline=None)
-@given(timelines(), st.integers(0, 48), st.integers(0, 10))
-def test_invariants_hold_on_any_timeline(data, now_hours, minimum_minutes):
-    frame, notes = data
+@given(timelines(), st.integers(0, 48), st.integers(0, 10), st.sampled_from(["down", "degraded"]))
+def test_invariants_hold_on_any_timeline(data, now_hours, minimum_minutes, counts_as):
+    frame, notes, slots = data
     start, end = pd.Timestamp(BASE, tz="UTC"), pd.Timestamp(BASE + 48 * HOUR_NS, tz="UTC")
     now = start + pd.Timedelta(hours=now_hours)
     rules = SlaRules(99.5, business_hours(), timedelta(minutes=minimum_minutes),
@@ -268,6 +311,15 @@ def test_invariants_hold_on_any_timeline(data, now_hours, minimum_minutes):
     fig = evaluate_sla(frame, ["A", "B"], rules, start, end, now, annotations=notes)
     assert fig.achieved_pct is None or 0 <= fig.achieved_pct <= 100
     assert fig.planned_s + fig.unplanned_s + fig.up_s + fig.unknown_s == pytest.approx(fig.service_s)
+    # Degraded time is carved out of up time only, and spends the budget only as "down".
+    rule = DegradedRule("response_time", 500, timedelta(minutes=15), counts_as=counts_as)
+    slow = evaluate_sla(frame, ["A", "B"], SlaRules(99.5, rules.calendar, rules.minimum_outage, rules.maintenance,
+                                                   rule), start, end, now, annotations=notes, degraded=slots)
+    parts = slow.planned_s + slow.unplanned_s + slow.up_s + slow.degraded_s + slow.unknown_s
+    assert parts == pytest.approx(slow.service_s) and slow.service_s == fig.service_s
+    assert (slow.up_s + slow.degraded_s, slow.unplanned_s) == pytest.approx((fig.up_s, fig.unplanned_s))
+    spent = fig.budget_spent_s + (slow.degraded_s if counts_as == "down" else 0)
+    assert slow.budget_spent_s == pytest.approx(spent)
     # Annotations change nothing outside their span: drop the ones that miss the period.
     outside = notes[(notes["end"] <= BASE) | (notes["start"] >= BASE + 48 * HOUR_NS)]
     if len(outside):
@@ -275,3 +327,30 @@ def test_invariants_hold_on_any_timeline(data, now_hours, minimum_minutes):
         without = evaluate_sla(frame, ["A", "B"], rules, start, end, now)
         assert (with_outside.up_s, with_outside.unplanned_s, with_outside.planned_s, with_outside.service_s) == (
             without.up_s, without.unplanned_s, without.planned_s, without.service_s)
+
+
+@settings(max_examples=12, deadline=None)
+@given(timelines(), st.integers(1, 10), st.data())
+def test_burn_rates_at_many_instants_are_what_the_engine_sees_at_each(data, minimum_minutes, draw):
+    """The burn-rate rules' figures (all instants from one read) against the engine run at
+    each instant on only what was known then: intervals cut there (an outage not yet as
+    long as the minimum is a blip) and the degraded slots complete by then. The instants
+    are drawn mostly just after an outage or a slot starts, where the two could differ."""
+    frame, notes, slots = data
+    rules = SlaRules(99.5, ALWAYS, timedelta(minutes=minimum_minutes),
+                     degraded=DegradedRule("response_time", 500, timedelta(minutes=15), counts_as="down"))
+    starts = [*frame.loc[frame["state"] == 0, "start"], *slots["start"], BASE]
+    chosen = draw.draw(st.lists(st.tuples(st.sampled_from(starts), st.integers(0, 14)), min_size=1, max_size=4))
+    ends = np.unique(np.array([start + minutes * 60 * 10**9 for start, minutes in chosen], dtype="int64"))
+    sums = burn_window_sums(frame, ["A"], rules, ends, [timedelta(hours=1), timedelta(minutes=5)],
+                            annotations=notes, degraded=slots)
+    for k, end in enumerate(ends):
+        known = frame[frame["start"] < end].copy()
+        known["end"] = known["end"].clip(upper=end)
+        now = pd.Timestamp(end, tz="UTC").to_pydatetime()
+        fig = evaluate_sla(known, ["A"], rules, now - timedelta(days=1), now + timedelta(days=1), now,
+                           annotations=notes, degraded=slots[slots["end"] <= end])
+        for window, name in ((timedelta(hours=1), "1h"), (timedelta(minutes=5), "5m")):
+            expected = fig.burn_rates[name]
+            got = burn_rate(sums[window], 99.5)[k, 0]
+            assert (expected is None and np.isnan(got)) or got == pytest.approx(expected, abs=1e-9)

@@ -174,6 +174,22 @@ def test_bad_arguments_are_refused_clearly(tmp_path, monkeypatch, args, code, me
     ("slas: [{name: a, target: 99, maintenance: [w]}]", "no maintenance window named 'w'"),
     ("slas: [{name: a, target: 99, minimum_outage: soon}]", "minimum_outage"),
     ("[1, 2", "not valid YAML"),
+    ("slas: [{name: a, target: 99, degraded: {metric: response_time}}]", "exactly one of 'above' or 'below'"),
+    ("slas: [{name: a, target: 99, degraded: {metric: response_time, above: 1, below: 2}}]", "exactly one of"),
+    ("slas: [{name: a, target: 99, degraded: {metric: response_time, above: fast}}]", "'above' must be a number"),
+    ("slas: [{name: a, target: 99, degraded: {metric: response_time, above: 5, counts_as: maybe}}]",
+     "'counts_as' must be one of down, degraded"),
+    ("slas: [{name: a, target: 99, degraded: {metric: response_time, above: 5, function: p95}}]",
+     "'function' must be one of mean, max"),
+    ("slas: [{name: a, target: 99, degraded: {metric: response_time, above: 5, every: soon}}]", "'every'"),
+    ("slas: [{name: a, target: 99, degraded: {metric: response_time, above: 5, every: 1ms}}]",
+     "'every' must be at least 1s"),
+    ("slas: [{name: a, target: 99, degraded: {metric: response_time, above: 5, every: 500ms}}]",
+     "'every' must be at least 1s"),
+    ("slas: [{name: a, target: 99, degraded: {metric: 'Response Time', above: 5}}]", "'metric'"),
+    ("slas: [{name: a, target: 99, degraded: {metric: response_time, above: 5, colour: red}}]",
+     "unknown field 'colour'"),
+    ("slas: [{name: a, target: 99, degraded: 500}]", "field 'degraded': expected a mapping"),
 ])
 def test_bad_sla_files_name_the_entry_and_field(tmp_path, text, message):
     path = tmp_path / "slas.yaml"
@@ -181,6 +197,63 @@ def test_bad_sla_files_name_the_entry_and_field(tmp_path, text, message):
     result = run(f"duckdb:///{tmp_path / 'm.duckdb'}", "sla", "status", "--slas", str(path))
     assert result.exit_code == 4, result.output
     assert message in result.output and str(path) in result.output
+
+
+DEGRADED_FILE = """
+slas:
+  - name: rt-mean
+    scope: {equipment: [B]}
+    target: 99
+    degraded: {metric: response_time, above: 500, every: 5m, counts_as: down}
+  - name: rt-max
+    scope: {equipment: [B]}
+    target: 99
+    degraded: {metric: response_time, above: 500, every: 5m, function: max}
+"""
+# B is up all day on Tuesday 31 March. Its response time, by 5-minute slot: 10:00-10:05
+# 600 and 700 ms (mean 650: breached), 10:05-10:10 900 and 100 ms (mean 500, not above;
+# max 900: breached), 10:10-10:15 200 ms; and 10:15-10:20 800 ms on Wednesday (another day).
+RESPONSE_TIMES = [("2026-03-31T10:00:00", 600), ("2026-03-31T10:02:00", 700), ("2026-03-31T10:05:00", 900),
+                  ("2026-03-31T10:07:00", 100), ("2026-03-31T10:10:00", 200), ("2026-04-01T10:15:00", 800)]
+
+
+def test_degraded_response_times_are_shown_or_spent(store_url, tmp_path):
+    store = open_store(store_url)
+    store.write_points([Point("B", "response_time", float(v), datetime.fromisoformat(t).replace(tzinfo=UTC))
+                        for t, v in RESPONSE_TIMES])
+    store.close()
+    path = tmp_path / "degraded.yaml"
+    path.write_text(DEGRADED_FILE)
+    figures = status(store_url, "--period", "day", "--slas", str(path))
+    # The UTC day, 86,400 s. rt-mean: one breached slot, 300 s degraded, counted as down:
+    # achieved 86,100 / 86,400; budget 864 s, 564 s left.
+    mean = figures["rt-mean"]
+    assert (mean["up_s"], mean["degraded_s"], mean["unplanned_s"]) == (86_100, 300, 0)
+    assert mean["achieved_pct"] == pytest.approx(100 * 86_100 / 86_400)
+    assert mean["budget"]["remaining_s"] == pytest.approx(564)
+    assert mean["degraded"] == {"metric": "response_time", "function": "mean", "operator": "above",
+                                "threshold": 500.0, "every_s": 300.0, "counts_as": "down"}
+    # rt-max: two breached slots, 600 s degraded, only shown: achieved 100 %, budget untouched.
+    worst = figures["rt-max"]
+    assert (worst["up_s"], worst["degraded_s"], worst["achieved_pct"]) == (85_800, 600, 100)
+    assert worst["budget"]["remaining_s"] == pytest.approx(864)
+    table = run(store_url, "sla", "status", "--period", "day", "--at", "2026-03-31T12:00", "--slas", str(path))
+    assert table.exit_code == 0, table.output
+    assert "5 min (down)" in table.output and "10 min" in table.output
+
+
+def test_a_degraded_default_applies_unless_an_sla_removes_it(tmp_path):
+    from vigileos_analytics.analytics.sla_definitions import parse_slas
+
+    document = {"defaults": {"degraded": {"metric": "response_time", "above": 500}},
+                "slas": [{"name": "a", "target": 99}, {"name": "b", "target": 99, "degraded": "none"},
+                         {"name": "c", "target": 99, "degraded": {"metric": "cpu_usage", "above": 90,
+                                                                  "every": "1m", "counts_as": "down"}}]}
+    a, b, c = (d.rules.degraded for d in parse_slas(document))
+    assert a is not None and (a.metric, a.threshold, a.every.total_seconds(), a.function, a.counts_as) == (
+        "response_time", 500, 300, "mean", "degraded")
+    assert b is None
+    assert c is not None and (c.metric, c.every.total_seconds(), c.counts_as) == ("cpu_usage", 60, "down")
 
 
 def test_the_example_definitions_load():

@@ -1,6 +1,7 @@
 """The built wheel is the whole product: installed with pip (not editable) into a fresh
 virtual environment, it runs the simulator, every report (PDF included), the dashboards,
-alerts and predictions from an empty folder outside the checkout.
+JupyterLab on the getting-started notebook, alerts and predictions from an empty folder
+outside the checkout.
 
 The wheel is built from this checkout with pip and installed with the verified versions
 (constraints.txt); the dependencies come from the package index (or pip's cache).
@@ -143,6 +144,33 @@ def test_dashboard_serves_the_bundled_pages(fleet):
         rest, _ = process.communicate(timeout=60)
     assert process.returncode == 0, rest
     assert "Dashboards stopped" in rest
+
+
+def test_lab_copies_the_getting_started_notebook_and_serves_it(fleet):
+    installed = fleet
+    port = free_port()
+    process = subprocess.Popen([str(installed["venv"] / "bin" / "vigileos"), "lab", "--no-browser", "--port", str(port),
+                                "--dir", "lab"], cwd=installed["work"], env=_clean_env(installed["venv"]),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any("JupyterLab: " in line for line in lines):
+            line = process.stdout.readline()
+            if not line and process.poll() is not None:
+                break
+            lines.append(line)
+        url = next((re.search(r"(http://\S+)", line).group(1) for line in lines if "JupyterLab: " in line), None)
+        assert url, "".join(lines)
+        with urllib.request.urlopen(url, timeout=60) as response:
+            assert response.status == 200
+        notebook = installed["work"] / "lab" / "getting_started.ipynb"
+        assert notebook.read_bytes() == (ROOT / "notebooks" / "getting_started.ipynb").read_bytes()
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, rest
+    assert "JupyterLab stopped" in rest
 
 
 def test_templates_copy_gives_editable_copies_the_settings_point_at(fleet):

@@ -10,7 +10,7 @@ Typical use::
 The package is laid out by layer (``docs/architecture.md`` draws it): ``ingest``
 (recording, importing, collecting, simulating), ``analytics`` (availability, trends,
 anomalies, alerts), ``check`` (is the store reachable and healthy), ``stores`` (the
-backends), ``reports``, ``dashboards``, ``lifecycle``, ``predictive`` and ``cli``.
+backends), ``plots``, ``reports``, ``dashboards``, ``lifecycle``, ``predictive`` and ``cli``.
 
 Names are imported on first use, so the ``vigileos`` command starts without
 loading pandas, the stores and the analytics it does not need.
@@ -25,6 +25,8 @@ from ._imports import install_moved_modules, lazy_exports
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from .analytics.frame_availability import availability_of
+    from .analytics.html_display import show
     from .analytics.service import AvailabilityResult, EquipmentAnalyticsService
     from .config import Settings, load_settings
     from .errors import (
@@ -40,12 +42,14 @@ if TYPE_CHECKING:
     )
     from .ingest.recording import EquipmentMetricsService
     from .ingest.simulate import FleetSpec, simulate_fleet
+    from .plots.explore import explore
     from .schema import Point
     from .stores import open_store
     from .stores.base import MetricsStore, Selection
 
 _EXPORTS = {
     "AvailabilityResult": ".analytics.service", "EquipmentAnalyticsService": ".analytics.service",
+    "availability_of": ".analytics.frame_availability", "show": ".analytics.html_display",
     "Settings": ".config", "load_settings": ".config",
     "ConfigurationError": ".errors", "QueryError": ".errors", "ReportError": ".errors",
     "StoreBusyError": ".errors", "StoreConnectionError": ".errors", "StoreError": ".errors",
@@ -54,6 +58,7 @@ _EXPORTS = {
     "Point": ".schema",
     "FleetSpec": ".ingest.simulate", "simulate_fleet": ".ingest.simulate",
     "open_store": ".stores",
+    "explore": ".plots.explore",
     "MetricsStore": ".stores.base", "Selection": ".stores.base",
 }
 
@@ -76,8 +81,11 @@ __all__ = [
     "ValidationError",
     "VigileosError",
     "WriteError",
+    "availability_of",
+    "explore",
     "load_settings",
     "open_store",
+    "show",
     "simulate_fleet",
 ]
 

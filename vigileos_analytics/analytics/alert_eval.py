@@ -8,9 +8,14 @@ slots, read with cumulative sums (counts, sums, least-squares sums) and pandas
 rolling extremes along the slot axis. A single check is the same computation with
 one end, so a replay and repeated checks agree.
 
-Two exceptions: ``p95`` has no exact form over slots, so a ``p95`` rule also reads the
+Three exceptions: ``p95`` has no exact form over slots, so a ``p95`` rule also reads the
 raw points of the period once and takes each window's percentile from them; an
-``anomaly`` rule calls the scorer once per equipment and UTC-aligned history block.
+``anomaly`` rule calls the scorer once per equipment and UTC-aligned history block; a
+``burn_rate`` rule reads its SLA's inputs (availability intervals, maintenance,
+annotations, degraded slots) for its scope once over the period, and
+:func:`.sla_burn.burn_window_sums` gives both windows at every end. Its SLA and the
+inventory come from an :class:`SlaSource`; an id of the SLA's scope that neither the
+inventory nor the store knows is an ``error`` row of its own, the others are evaluated.
 
 The result has one row per (end, equipment): ``end``, ``equipment_id``, ``state``
 (:data:`STATES`), ``value``, ``coverage`` (share of the window's slots with data,
@@ -19,16 +24,24 @@ The result has one row per (end, equipment): ``end``, ``equipment_id``, ``state`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from ..errors import ConfigurationError, ValidationError
 from ..stores.base import MetricsStore, Selection
 from .alert_rules import AlertRule
 
-__all__ = ["FIRING", "OK", "LOW_COVERAGE", "NO_DATA", "ERROR", "STATES", "evaluate_ends"]
+if TYPE_CHECKING:
+    from .service import EquipmentAnalyticsService
+    from .sla_definitions import SlaDefinition
+    from .sla_status import SlaInputs
+
+__all__ = ["FIRING", "OK", "LOW_COVERAGE", "NO_DATA", "ERROR", "STATES", "SlaSource", "evaluate_ends"]
 
 FIRING, OK, LOW_COVERAGE, NO_DATA, ERROR = "firing", "ok", "low coverage", "no data", "error"
 STATES = (FIRING, OK, LOW_COVERAGE, NO_DATA, ERROR)
@@ -82,12 +95,12 @@ def _window_sum(a: np.ndarray, stop: np.ndarray, width: int) -> np.ndarray:
     return cs[stop] - cs[stop - width]
 
 
-def _frame(ends: np.ndarray, slots: _Slots, state: np.ndarray, value: np.ndarray, coverage: np.ndarray,
+def _frame(ends: np.ndarray, ids: list[str], state: np.ndarray, value: np.ndarray, coverage: np.ndarray,
            detail: np.ndarray | None = None, error: np.ndarray | None = None) -> pd.DataFrame:
-    k, m = len(ends), len(slots.ids)
+    k, m = len(ends), len(ids)
     return pd.DataFrame({
         "end": pd.to_datetime(np.repeat(ends, m), utc=True),
-        "equipment_id": np.tile(np.asarray(slots.ids, dtype=object), k),
+        "equipment_id": np.tile(np.asarray(ids, dtype=object), k),
         "state": state.ravel(), "value": value.ravel(), "coverage": coverage.ravel(),
         "detail": (detail if detail is not None else np.full((k, m), np.nan)).ravel(),
         "error": (error if error is not None else np.full((k, m), "", dtype=object)).ravel(),
@@ -131,7 +144,7 @@ def _threshold(store: MetricsStore, rule: AlertRule, ends: np.ndarray, ids: Sequ
     value = np.where(counts > 0, value, np.nan)
     assert rule.threshold is not None  # a threshold rule always has one
     firing = value > rule.threshold if rule.operator == "above" else value < rule.threshold
-    return _frame(ends, slots, _states(rule, counts, coverage, firing), value, coverage)
+    return _frame(ends, slots.ids, _states(rule, counts, coverage, firing), value, coverage)
 
 
 def _p95(store: MetricsStore, rule: AlertRule, ends: np.ndarray, ids: Sequence[str] | None,
@@ -183,7 +196,7 @@ def _trend(store: MetricsStore, rule: AlertRule, ends: np.ndarray, ids: Sequence
             if rule.horizon is not None:
                 firing &= days <= rule.horizon.total_seconds() / 86_400
     enough = (n >= rule.min_points) & np.isfinite(slope)
-    return _frame(ends, slots, _states(rule, counts, coverage, firing, enough), slope, coverage, detail=days)
+    return _frame(ends, slots.ids, _states(rule, counts, coverage, firing, enough), slope, coverage, detail=days)
 
 
 def _anomaly(store: MetricsStore, rule: AlertRule, ends: np.ndarray, ids: Sequence[str] | None,
@@ -220,16 +233,132 @@ def _anomaly(store: MetricsStore, rule: AlertRule, ends: np.ndarray, ids: Sequen
             mean[rows[ok], j] = slots.values["mean"][first + at[ok].astype("int64"), j]
     state = _states(rule, counts, coverage, score >= rule.threshold)
     state[(error != "") & (counts > 0)] = ERROR
-    return _frame(ends, slots, state, score, coverage, detail=mean, error=error)
+    return _frame(ends, slots.ids, state, score, coverage, detail=mean, error=error)
+
+
+@dataclass
+class SlaSource:
+    """Where burn-rate rules find their SLA and equipment: ``slas`` (an SLA file, default
+    ``VIGILEOS_SLAS`` else the example that comes with the package, or definitions
+    already read) and ``service`` (the inventory and staleness), or ``make_service`` that
+    builds it when a burn-rate rule first asks (default: from the settings, over the store
+    being checked). A service given or made must read the store being checked: the SLA
+    inputs and the alerts written must be the same store's. The file is read once per
+    source; an SLA's inputs once per evaluation when rules share it (the longest window
+    first)."""
+
+    slas: str | Path | Sequence[SlaDefinition] | None = None
+    service: EquipmentAnalyticsService | None = None
+    make_service: Callable[[], EquipmentAnalyticsService] | None = None
+    _read: list[SlaDefinition] | None = field(default=None, init=False, repr=False)
+    _from_settings: bool = field(default=False, init=False, repr=False)
+    _inputs: dict[tuple, tuple[int, SlaInputs]] = field(default_factory=dict, init=False, repr=False)
+
+    def definition(self, name: str) -> SlaDefinition:
+        from .sla_definitions import load_slas
+
+        if self._read is None:
+            given = self.slas
+            self._read = load_slas(given) if given is None or isinstance(given, str | Path) else list(given)
+        found = {d.name: d for d in self._read}
+        if name not in found:
+            where = self.slas if isinstance(self.slas, str | Path) else "the SLA file"
+            raise ConfigurationError(f"no SLA named {name!r} in {where} (defined: {', '.join(found) or 'none'}); "
+                                     "fix the rule's 'sla' field or the SLA file.")
+        return found[name]
+
+    def analytics(self, store: MetricsStore) -> EquipmentAnalyticsService:
+        if self._from_settings and self.service is not None and self.service.store is not store:
+            self.service = None  # built here from the settings: build it again over this store
+        if self.service is None and self.make_service is not None:
+            self.service = self.make_service()
+        if self.service is None:
+            from ..config import load_settings
+            from .service import EquipmentAnalyticsService
+
+            settings = load_settings()
+            self.service = EquipmentAnalyticsService(store, inventory=settings.inventory_path,
+                                                     staleness=settings.staleness)
+            self._from_settings = True
+        if self.service.store is not store and repr(self.service.store) != repr(store):  # a repr names the database
+            raise ValidationError(f"the SlaSource's service reads {self.service.store!r}, not the store being "
+                                  f"checked ({store!r}): burn-rate rules would read their SLA inputs from one store "
+                                  "and write alerts to the other. Pass a service over the store being checked.",
+                                  field="slas")
+        return self.service
+
+    def clear_inputs(self) -> None:
+        """Forget the inputs read: the next evaluation reads the store again."""
+        self._inputs.clear()
+
+    def inputs(self, store: MetricsStore, definition: SlaDefinition, members: list[str], lo: int,
+               hi: int) -> SlaInputs:
+        """The SLA's inputs for ``members`` over [lo, hi) (ns), or over a longer span read before."""
+        from .sla_status import read_sla_inputs
+
+        key = (definition.name, tuple(members), hi)
+        held = self._inputs.get(key)
+        if held is None or held[0] > lo:
+            inputs = read_sla_inputs(self.analytics(store), members, pd.Timestamp(lo, tz="UTC").to_pydatetime(),
+                                     pd.Timestamp(hi, tz="UTC").to_pydatetime(), definition.rules.degraded)
+            held = self._inputs[key] = (lo, inputs)
+        return held[1]
+
+
+def _burn_rate(store: MetricsStore, rule: AlertRule, ends: np.ndarray, ids: Sequence[str] | None,
+               extra_ids: Sequence[str], source: SlaSource) -> pd.DataFrame:
+    """value = burn rate over the long window (0 without eligible time: alert points hold
+    finite values), detail = over the short one (NaN without eligible time); coverage =
+    the known share of the long window's eligible time (1 without any: nothing is missing)."""
+    from .sla_burn import burn_rate, burn_window_sums
+    from .sla_definitions import scope_members
+
+    definition = source.definition(rule.sla)
+    service = source.analytics(store)
+    inventory = service.equipment()
+    scope = scope_members(definition, inventory)
+    if ids:
+        scope = [eq for eq in scope if eq in set(ids)]
+    # An id nobody knows (a typo in the SLA's scope) fails alone: the rest of the scope is still evaluated.
+    known = set(inventory["equipment_id"].astype(str))
+    unknown = sorted({eq for eq in [*scope, *extra_ids] if eq not in known})
+    members = sorted((set(scope) | set(extra_ids)) - set(unknown))
+    assert rule.short_window is not None  # a burn_rate rule always has one
+    rules = definition.rules
+    lo = int(ends[0]) - int((rule.window + rules.minimum_outage).total_seconds() * 10**9)
+    inputs = source.inputs(store, definition, members, lo, int(ends[-1]))
+    sums = burn_window_sums(inputs.intervals, members, rules, ends, (rule.window, rule.short_window),
+                            maintenance=inputs.maintenance, annotations=inputs.annotations, degraded=inputs.degraded)
+    long, short = sums[rule.window], sums[rule.short_window]
+    rate_long, rate_short = burn_rate(long, rules.target_pct), burn_rate(short, rules.target_pct)
+    idle = long.eligible_s <= 0  # no service time in the window: nothing can burn
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coverage = np.where(idle, 1.0, long.known_s / long.eligible_s)
+    firing = (rate_long >= rule.factor) & (rate_short >= rule.factor)
+    state = _states(rule, long.known_s, coverage, firing)
+    state[idle] = OK
+    frame = _frame(ends, members, state, np.where(idle, 0.0, rate_long), coverage, detail=rate_short)
+    if not unknown:
+        return frame
+    errors = [f"unknown equipment {eq!r}" + (f" in the scope of SLA {definition.name!r}" if eq in scope else "")
+              + ": neither in the inventory nor in the store." for eq in unknown]
+    shape = (len(ends), len(unknown))
+    failed = _frame(ends, unknown, np.full(shape, ERROR, dtype=object), np.full(shape, np.nan),
+                    np.full(shape, np.nan), error=np.tile(np.asarray(errors, dtype=object), (len(ends), 1)))
+    return pd.concat([frame, failed], ignore_index=True) if members else failed
 
 
 _EVALUATORS = {"threshold": _threshold, "trend": _trend, "anomaly": _anomaly}
 
 
 def evaluate_ends(store: MetricsStore, rule: AlertRule, ends: Sequence[pd.Timestamp] | np.ndarray,
-                  equipment_ids: Sequence[str] | None = None, extra_ids: Sequence[str] = ()) -> pd.DataFrame:
+                  equipment_ids: Sequence[str] | None = None, extra_ids: Sequence[str] = (), *,
+                  slas: SlaSource | None = None) -> pd.DataFrame:
     """The rule at each window end (UTC, multiples of ``rule.every``, increasing), for every
-    equipment with data in the rows read, plus ``extra_ids`` (in state ``no data`` if they
-    have none); see the module docstring for the columns."""
+    equipment with data in the rows read (a burn-rate rule: of its SLA's scope), plus
+    ``extra_ids`` (in state ``no data`` if they have none); see the module docstring for
+    the columns. ``slas`` serves burn-rate rules (default: :class:`SlaSource` ())."""
     ends_ns = np.unique(pd.DatetimeIndex(pd.to_datetime(ends, utc=True)).as_unit("ns").asi8)
+    if rule.kind == "burn_rate":
+        return _burn_rate(store, rule, ends_ns, equipment_ids, list(extra_ids), slas or SlaSource())
     return _EVALUATORS[rule.kind](store, rule, ends_ns, equipment_ids, list(extra_ids))

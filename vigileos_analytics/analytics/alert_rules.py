@@ -1,7 +1,7 @@
 """Alert rules: what they say, and reading them from YAML with clear errors.
 
 A rules file holds a list under ``rules``; every rule has a ``name`` (unique),
-a ``kind``, a ``metric``, a ``severity`` (``info``, ``warning`` or ``critical``) and
+a ``kind``, a ``metric`` (not for ``burn_rate``), a ``severity`` (``info``, ``warning`` or ``critical``) and
 a ``window``. Durations are text (``15m``, ``1h``, ``7d``); times are UTC.
 
 Every rule reads its metric in ``every``-slots aligned to the UTC epoch, and is
@@ -41,6 +41,18 @@ Kinds and their own fields:
     at the next slot.
     The former field ``z`` (a robust z-score) has no equivalent on the score: a rule
     that still has it is refused, saying what to write instead.
+``burn_rate``
+    the error-budget burn rate of an SLA of the SLA file (``sla``: its name), per
+    equipment of its scope, with its calendar, target, minimum outage, maintenance,
+    degraded rule and annotations (:mod:`.sla_burn`); fires when the rate over both
+    ``long_window`` and ``short_window`` is at least ``factor`` (the multi-window rule of
+    the SRE workbook: the long window says enough budget went, the short one that it
+    is still going, so the alert clears soon after the outage ends). ``window`` is the
+    long window; ``every`` defaults to 1m and must divide both windows; ``min_coverage``
+    is the share of the long window's eligible service time whose availability is
+    known. A long window without service time is ``ok`` (nothing can burn). No
+    ``metric``: it reads availability. An SLA file that cannot be read, or an SLA it
+    does not define, puts the rule in the state ``error``, naming the file and the SLA.
 
 Example (``parameters/alert_rules.yaml``)::
 
@@ -52,6 +64,13 @@ Example (``parameters/alert_rules.yaml``)::
         threshold: 80
         min_coverage: 0.5
         severity: warning
+      - name: sla_fast_burn
+        kind: burn_rate
+        sla: servers-business-hours
+        long_window: 1h
+        short_window: 5m
+        factor: 14.4
+        severity: critical
 """
 
 from __future__ import annotations
@@ -64,13 +83,13 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigurationError, ValidationError
-from ..schema import validate_metric_type
+from ..schema import AVAILABILITY, validate_metric_type
 from ..timeparse import parse_duration
 
 __all__ = ["AlertRule", "SEVERITIES", "KINDS", "MIN_COVERAGE", "load_rules", "parse_rules"]
 
 SEVERITIES = ("info", "warning", "critical")
-KINDS = ("threshold", "trend", "anomaly")
+KINDS = ("threshold", "trend", "anomaly", "burn_rate")
 FUNCTIONS = ("mean", "max", "min", "p95", "last")
 
 _COMMON = {"name", "kind", "metric", "severity", "description", "window", "every", "min_coverage"}
@@ -78,6 +97,7 @@ _FIELDS = {
     "threshold": _COMMON | {"function", "operator", "threshold"},
     "trend": _COMMON | {"rate_per_day", "direction", "threshold", "horizon", "min_points"},
     "anomaly": _COMMON | {"threshold"},
+    "burn_rate": (_COMMON - {"metric", "window"}) | {"sla", "long_window", "short_window", "factor"},
 }
 MIN_COVERAGE = 0.5
 
@@ -101,6 +121,9 @@ class AlertRule:
     horizon: timedelta | None = None
     min_points: int = 6
     min_coverage: float = MIN_COVERAGE
+    sla: str = ""
+    short_window: timedelta | None = None
+    factor: float = 0.0
 
     @property
     def slots(self) -> int:
@@ -152,6 +175,8 @@ def _choice(raw: dict, name: str, field: str, choices: tuple[str, ...], default:
 
 def _every(raw: dict, name: str, kind: str, window: timedelta, source: str) -> timedelta:
     default = timedelta(minutes=5) if kind == "threshold" and window < timedelta(hours=12) else timedelta(hours=1)
+    if kind == "burn_rate":
+        default = timedelta(minutes=1)
     every = _duration(raw, name, "every", source, default) or default
     if every > window or (window % every) != timedelta(0):
         raise _fail(name, "every", f"a duration that divides the window ({_text(window)}) into whole slots",
@@ -194,6 +219,8 @@ def _parse_rule(raw: Any, position: int, source: str) -> AlertRule:
     if unknown:
         raise _fail(name, unknown[0], f"one of the fields of a {kind} rule ({', '.join(sorted(_FIELDS[kind]))})",
                     unknown[0], source)
+    if kind == "burn_rate":
+        return _burn_rate_rule(raw, name, source)
     try:
         metric = validate_metric_type(raw.get("metric"))
     except ValidationError:
@@ -223,6 +250,33 @@ def _parse_rule(raw: Any, position: int, source: str) -> AlertRule:
                      direction=_choice(raw, name, "direction", ("rising", "falling"), "rising", source),
                      threshold=_number(raw, name, "threshold", source, required=False),
                      horizon=_duration(raw, name, "horizon", source, None))
+
+
+def _burn_rate_rule(raw: dict, name: str, source: str) -> AlertRule:
+    sla = raw.get("sla")
+    if not isinstance(sla, str) or not sla.strip():
+        raise _fail(name, "sla", "the name of an SLA of the SLA file (VIGILEOS_SLAS)", sla, source)
+    windows = {}
+    for field in ("long_window", "short_window"):
+        if field not in raw:
+            raise _fail(name, field, "given (a duration such as '1h')", None, source)
+        windows[field] = _duration(raw, name, field, source, None)
+    long, short = windows["long_window"], windows["short_window"]
+    assert long is not None and short is not None  # both were given and parsed
+    if short >= long:
+        raise _fail(name, "short_window", f"shorter than long_window ({_text(long)})", raw["short_window"], source)
+    every = _every(raw, name, "burn_rate", short, source)
+    if long % every:
+        raise _fail(name, "every", f"a duration that divides long_window ({_text(long)}) into whole slots",
+                    raw.get("every"), source)
+    coverage = _number(raw, name, "min_coverage", source, required=False)
+    if coverage is not None and not 0 <= coverage <= 1:
+        raise _fail(name, "min_coverage", "a share from 0 to 1, such as 0.5 for 50 %", raw["min_coverage"], source)
+    return AlertRule(name=name, kind="burn_rate", metric=AVAILABILITY,
+                     severity=_choice(raw, name, "severity", SEVERITIES, None, source), window=long,
+                     description=str(raw.get("description", "")), every=every,
+                     min_coverage=MIN_COVERAGE if coverage is None else coverage, sla=sla.strip(),
+                     short_window=short, factor=_required_number(raw, name, "factor", source, positive=True))
 
 
 def parse_rules(document: Any, source: str = "alert rules") -> list[AlertRule]:

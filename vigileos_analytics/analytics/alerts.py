@@ -14,7 +14,8 @@ the ``MetricsStore`` protocol alone:
 
 - ``metric_type`` ``alert``, the alert's ``equipment_id``, ``time`` = the check's ``now``;
 - ``value`` = the rule's value at that time (a mean in the metric's unit, a slope per
-  day, or an anomaly score in [0, 1]); a "no data" resolution keeps the raised value;
+  day, an anomaly score in [0, 1], or a burn rate over the long window); a "no data"
+  resolution keeps the raised value;
 - tags ``rule``, ``severity``, ``state`` (``firing`` or ``resolved``), ``message``
   (at most :data:`MAX_MESSAGE` characters) and, on resolved points, ``reason``
   (``cleared`` or ``no data``).
@@ -23,6 +24,10 @@ One point is written when a condition starts (``firing``) and one when it clears
 (``resolved``: the condition is false, or the window holds no point at all); nothing
 is written while it goes on, so repeated checks do not raise it again. The current
 state of each (equipment, rule) is its newest alert point, read with ``store.latest``.
+
+A burn-rate rule's alerts are per equipment of its SLA's scope too, so ``alerts list``,
+the API and the dashboards show them as any other; a group burning its budget shows as
+the equipment that burn it.
 
 **Replay** (:func:`replay_alerts`) evaluates the rules at every instant of a period
 with one aggregation per rule, and writes the points that a check at each instant, in
@@ -42,12 +47,12 @@ from ..errors import StoreConnectionError, ValidationError
 from ..schema import ALERT as ALERT_METRIC
 from ..schema import to_utc
 from ..stores.base import MetricsStore, Selection
-from .alert_eval import ERROR, FIRING, LOW_COVERAGE, NO_DATA, OK, STATES, evaluate_ends
+from .alert_eval import ERROR, FIRING, LOW_COVERAGE, NO_DATA, OK, STATES, SlaSource, evaluate_ends
 from .alert_rules import AlertRule, _text
 
 __all__ = ["ALERT_METRIC", "MAX_MESSAGE", "STATES", "FIRING", "OK", "LOW_COVERAGE", "NO_DATA", "ERROR",
-           "AlertCheck", "AlertReplay", "evaluate_rules", "check_alerts", "replay_alerts", "current_alerts",
-           "list_alerts"]
+           "AlertCheck", "AlertReplay", "SlaSource", "evaluate_rules", "check_alerts", "replay_alerts",
+           "current_alerts", "list_alerts"]
 
 MAX_MESSAGE = 200
 MAX_INSTANTS = 100_000
@@ -63,12 +68,12 @@ def _floor(times: pd.DatetimeIndex, every: timedelta) -> np.ndarray:
 
 
 def _evaluate_rule(store: MetricsStore, rule: AlertRule, instants: pd.DatetimeIndex,
-                   equipment_ids: Sequence[str] | None, extra_ids: Sequence[str]) -> pd.DataFrame:
+                   equipment_ids: Sequence[str] | None, extra_ids: Sequence[str], slas: SlaSource) -> pd.DataFrame:
     """The rule at each instant (one row per instant and equipment); a failure of the
     whole rule is one ``error`` row with an empty equipment_id."""
     ends = _floor(instants, rule.every)
     try:
-        frame = evaluate_ends(store, rule, ends, equipment_ids, extra_ids)
+        frame = evaluate_ends(store, rule, ends, equipment_ids, extra_ids, slas=slas)
     except StoreConnectionError:
         raise
     except Exception as exc:  # a rule that cannot be evaluated must not stop the others
@@ -98,6 +103,8 @@ def _messages(rule: AlertRule, frame: pd.DataFrame) -> list[str]:
             out.append(f"{rule.function} {rule.metric} over {span} is {value:.2f}, {rule.operator} "
                        f"{rule.threshold:g}" if state == FIRING else
                        f"{rule.function} {rule.metric} over {span} is {value:.2f}")
+        elif rule.kind == "burn_rate":
+            out.append(_burn_message(rule, state, value, detail))
         elif rule.kind == "trend":
             text = f"{rule.metric} {rule.direction} {value:+.2f}/day over {span}"
             if rule.threshold is not None and np.isfinite(detail):
@@ -110,13 +117,25 @@ def _messages(rule: AlertRule, frame: pd.DataFrame) -> list[str]:
     return [text[:MAX_MESSAGE] for text in out]
 
 
+def _burn_message(rule: AlertRule, state: str, value: float, detail: float) -> str:
+    assert rule.short_window is not None  # a burn_rate rule always has one
+    short = "nothing (no service time)" if not np.isfinite(detail) else f"{detail:.1f}×"
+    text = (f"SLA {rule.sla} budget burning {value:.1f}× over {_text(rule.window)} and {short} over "
+            f"{_text(rule.short_window)}")
+    return text + (f" (fires at {rule.factor:g}×)" if state == FIRING else f"; fires when both reach {rule.factor:g}×")
+
+
 def _conditions(store: MetricsStore, rules: Sequence[AlertRule], instants: pd.DatetimeIndex,
                 equipment_ids: Sequence[str] | None, open_ids: dict[str, list[str]],
-                *, with_messages: bool) -> pd.DataFrame:
+                *, with_messages: bool, slas: SlaSource | None = None) -> pd.DataFrame:
     parts = []
+    source = slas or SlaSource()
+    source.clear_inputs()
+    # Burn-rate rules on one SLA share its inputs: the longest window reads them first.
+    ordered = sorted(rules, key=lambda r: -r.window.total_seconds() if r.kind == "burn_rate" else 0)
     with store.session():
-        for rule in rules:  # a handful of rules; each is one aggregate over the fleet and the period
-            part = _evaluate_rule(store, rule, instants, equipment_ids, open_ids.get(rule.name, []))
+        for rule in ordered:  # a handful of rules; each is one aggregate over the fleet and the period
+            part = _evaluate_rule(store, rule, instants, equipment_ids, open_ids.get(rule.name, []), source)
             part["message"] = _messages(rule, part) if with_messages else ""
             parts.append(part)
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
@@ -142,29 +161,31 @@ def _open_alerts(store: MetricsStore, rules: Sequence[AlertRule], at: datetime,
 def _with_known_equipment(store: MetricsStore, rules: Sequence[AlertRule], at: datetime,
                           equipment_ids: Sequence[str] | None, open_now: pd.DataFrame) -> dict[str, list[str]]:
     """Per rule, the equipment to show even without data in the window: those with the
-    metric before ``at`` (shown as ``no data``) and those with an open alert."""
+    metric before ``at`` (shown as ``no data``) and those with an open alert. A burn-rate
+    rule shows its SLA's scope anyway: only its open alerts are added."""
     out = {}
     for rule in rules:
-        latest = store.latest(equipment_ids=equipment_ids, metric_types=(rule.metric,), before=at)
-        ids = set(latest["equipment_id"].astype(str)) | set(open_now.loc[open_now["rule"] == rule.name,
-                                                                          "equipment_id"])
+        ids = set(open_now.loc[open_now["rule"] == rule.name, "equipment_id"])
+        if rule.kind != "burn_rate":
+            latest = store.latest(equipment_ids=equipment_ids, metric_types=(rule.metric,), before=at)
+            ids |= set(latest["equipment_id"].astype(str))
         out[rule.name] = sorted(ids)
     return out
 
 
 def evaluate_rules(store: MetricsStore, rules: Sequence[AlertRule], now: datetime,
-                   equipment_ids: Sequence[str] | None = None) -> pd.DataFrame:
+                   equipment_ids: Sequence[str] | None = None, *, slas: SlaSource | None = None) -> pd.DataFrame:
     """Each rule's state, value and coverage per equipment at ``now`` (aware, converted to UTC).
 
     Columns: time, equipment_id, rule, severity, state (:data:`STATES`), value, coverage
     (0 to 1), firing (bool), message. Equipment with the metric but no point in the
     window are ``no data``; a rule that failed as a whole is one ``error`` row with an
-    empty equipment_id.
+    empty equipment_id. ``slas`` serves burn-rate rules (their SLA file and inventory).
     """
     now = to_utc(now, "now")
     known = _with_known_equipment(store, rules, now, equipment_ids, _open_alerts(store, rules, now, equipment_ids))
     frame = _conditions(store, rules, pd.DatetimeIndex([pd.Timestamp(now)]), equipment_ids, known,
-                        with_messages=True)
+                        with_messages=True, slas=slas)
     return frame[_CONDITION_COLUMNS].sort_values(["equipment_id", "rule"], kind="stable").reset_index(drop=True)
 
 
@@ -270,15 +291,21 @@ class AlertCheck:
         """(equipment, rule) without any point in the rule's window."""
         return self.conditions[self.conditions["state"] == NO_DATA].reset_index(drop=True)
 
+    def _repr_html_(self) -> str:
+        from .html_display import alert_check_html
+
+        return alert_check_html(self)
+
 
 def check_alerts(store: MetricsStore, rules: Sequence[AlertRule], now: datetime,
-                 equipment_ids: Sequence[str] | None = None) -> AlertCheck:
-    """Evaluate ``rules`` at ``now`` and record state changes as alert points (see the module docstring)."""
+                 equipment_ids: Sequence[str] | None = None, *, slas: SlaSource | None = None) -> AlertCheck:
+    """Evaluate ``rules`` at ``now`` and record state changes as alert points (see the module docstring);
+    ``slas`` serves burn-rate rules (their SLA file and inventory)."""
     now = to_utc(now, "now")
     open_now = _open_alerts(store, rules, now, equipment_ids)
     known = _with_known_equipment(store, rules, now, equipment_ids, open_now)
     conditions = _conditions(store, rules, pd.DatetimeIndex([pd.Timestamp(now)]), equipment_ids, known,
-                             with_messages=True)
+                             with_messages=True, slas=slas)
     steps = _transitions(conditions, open_now)
     _write_events(store, steps[steps["event"] != ""])
     shown = ["equipment_id", "rule", "severity", "state", "value", "coverage", "message"]
@@ -305,6 +332,11 @@ class AlertReplay:
     failures: pd.DataFrame
     dry_run: bool
 
+    def _repr_html_(self) -> str:
+        from .html_display import alert_replay_html
+
+        return alert_replay_html(self)
+
 
 def _instants(start: datetime, end: datetime, every: timedelta) -> pd.DatetimeIndex:
     start, end = to_utc(start, "start"), to_utc(end, "end")
@@ -324,7 +356,7 @@ def _instants(start: datetime, end: datetime, every: timedelta) -> pd.DatetimeIn
 
 def replay_alerts(store: MetricsStore, rules: Sequence[AlertRule], start: datetime, end: datetime,
                   every: timedelta, equipment_ids: Sequence[str] | None = None, *,
-                  dry_run: bool = False) -> AlertReplay:
+                  dry_run: bool = False, slas: SlaSource | None = None) -> AlertReplay:
     """Evaluate ``rules`` at ``start``, ``start + every``, ... before ``end`` (UTC) and write
     the alert points that :func:`check_alerts` at each of those instants, in time order,
     would have written. Refused (ValidationError) when the store already holds alert
@@ -335,7 +367,7 @@ def replay_alerts(store: MetricsStore, rules: Sequence[AlertRule], start: dateti
         _refuse_existing(store, rules, instants, equipment_ids)
     open_now = _open_alerts(store, rules, first, equipment_ids)
     open_ids = {r.name: sorted(open_now.loc[open_now["rule"] == r.name, "equipment_id"]) for r in rules}
-    conditions = _conditions(store, rules, instants, equipment_ids, open_ids, with_messages=False)
+    conditions = _conditions(store, rules, instants, equipment_ids, open_ids, with_messages=False, slas=slas)
     steps = _transitions(conditions, open_now)
     events = steps[steps["event"] != ""].copy()
     by_rule = {r.name: r for r in rules}

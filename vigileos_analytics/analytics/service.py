@@ -37,6 +37,8 @@ from ..stores.tiered import TieredStore
 from . import availability as av
 
 UNKNOWN_STATUS = "unknown"
+#: How long an availability sample holds without a newer one, unless the caller says otherwise.
+DEFAULT_STALENESS = timedelta(minutes=10)
 
 
 def _utc_now() -> datetime:
@@ -70,6 +72,23 @@ class AvailabilityResult:
         data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()
         return data
 
+    @classmethod
+    def from_row(cls, row: pd.Series) -> AvailabilityResult:
+        """The result of one row of a ``fleet_availability`` table."""
+        return cls(
+            equipment_id=str(row["equipment_id"]), start=row["window_start"].to_pydatetime(),
+            end=row["window_end"].to_pydatetime(), availability_pct=_none_if_nan(float(row["availability_pct"])),
+            uptime_s=float(row["uptime_s"]), downtime_s=float(row["downtime_s"]), unknown_s=float(row["unknown_s"]),
+            maintenance_s=float(row["maintenance_s"]), outages=int(row["outages"]),
+            mtbf_s=_none_if_nan(float(row["mtbf_s"])), mttr_s=_none_if_nan(float(row["mttr_s"])),
+            coverage_pct=_none_if_nan(float(row["coverage_pct"])), samples=int(row["samples"]),
+        )
+
+    def _repr_html_(self) -> str:
+        from .html_display import result_html
+
+        return result_html(self)
+
 
 def _one_session(method: Callable) -> Callable:
     """Run a public method inside one store session: one connection for all its reads."""
@@ -101,7 +120,7 @@ class EquipmentAnalyticsService:
     """
 
     def __init__(self, store: MetricsStore, *, inventory: pd.DataFrame | str | Path | None = None,
-                 staleness: timedelta = timedelta(minutes=10), clock: Callable[[], datetime] = _utc_now) -> None:
+                 staleness: timedelta = DEFAULT_STALENESS, clock: Callable[[], datetime] = _utc_now) -> None:
         if not isinstance(staleness, timedelta) or staleness <= timedelta(0):
             raise ValidationError(f"staleness must be a positive timedelta; got {staleness!r}.",
                                   field="staleness", value=staleness)
@@ -261,14 +280,7 @@ class EquipmentAnalyticsService:
         row = self.fleet_availability(start_time, end_time, [equipment_id], staleness=staleness,
                                       exclude_maintenance=exclude_maintenance,
                                       maintenance_windows=maintenance_windows).iloc[0]
-        return AvailabilityResult(
-            equipment_id=equipment_id, start=row["window_start"].to_pydatetime(), end=row["window_end"].to_pydatetime(),
-            availability_pct=_none_if_nan(float(row["availability_pct"])), uptime_s=float(row["uptime_s"]),
-            downtime_s=float(row["downtime_s"]), unknown_s=float(row["unknown_s"]),
-            maintenance_s=float(row["maintenance_s"]), outages=int(row["outages"]),
-            mtbf_s=_none_if_nan(float(row["mtbf_s"])), mttr_s=_none_if_nan(float(row["mttr_s"])),
-            coverage_pct=_none_if_nan(float(row["coverage_pct"])), samples=int(row["samples"]),
-        )
+        return AvailabilityResult.from_row(row)
 
     @_one_session
     def availability_report(self, start_time: datetime, end_time: datetime, equipment_id: str | None = None,

@@ -8,16 +8,20 @@ Time inside the period's service windows falls in exactly one class, in this ord
    status, or an annotation ``planned``), unless an annotation ``unplanned`` covers it;
 3. *up*: the equipment was available (an outage shorter than the SLA's minimum
    counts as up: a blip is not an outage);
-4. *unplanned*: it was unavailable;
-5. *unknown*: no data said either (lowers coverage, never availability).
+4. *degraded*: it was available, but a slot of the SLA's degraded rule
+   (:class:`DegradedRule`, e.g. the 5-minute mean response time above 500 ms) breached;
+5. *unplanned*: it was unavailable;
+6. *unknown*: no data said either (lowers coverage, never availability).
 
-So planned + up + unplanned + unknown = service time, and
+So planned + up + degraded + unplanned + unknown = service time, and, with *bad* =
+unplanned, plus degraded when the rule says ``counts_as: down``:
 
-- achieved % = up / (up + unplanned);
-- coverage % = (up + unplanned) / (service time − planned);
+- achieved % = (known − bad) / known, known = up + degraded + unplanned: up / known
+  when degraded counts as down, (up + degraded) / known when it is only shown;
+- coverage % = (up + degraded + unplanned) / (service time − planned);
 - error budget = (1 − target) × (service time − planned) over the *whole* period
-  (known at its start: the calendar and the schedules say it); spent = unplanned;
-- burn rate over the last ``w`` = (unplanned / (service − planned) in that window)
+  (known at its start: the calendar and the schedules say it); spent = bad;
+- burn rate over the last ``w`` = (bad / (service − planned) in that window)
   / (1 − target): 1 spends the budget exactly by the period's end;
 - a group's figures add its equipment's seconds before dividing (time-weighted: an
   equipment with more service time weighs more).
@@ -38,12 +42,19 @@ import pandas as pd
 
 from ..errors import ValidationError
 from .sla_calendar import RecurringWindow, ServiceCalendar
+from .sla_degraded import COUNTS_AS, DEGRADED_FUNCTIONS, DegradedRule
 
 __all__ = [
     "BURN_WINDOWS",
     "CLASSIFICATIONS",
+    "COUNTS_AS",
+    "DEGRADED_FUNCTIONS",
+    "DegradedRule",
+    "SUMMED",
     "SlaRules",
     "SlaFigures",
+    "bucket_sums",
+    "classify",
     "evaluate_sla",
 ]
 
@@ -58,7 +69,9 @@ CLASSIFICATIONS = ("planned", "unplanned", "excluded")
 _FORECAST_WINDOW = "24h"
 #: Seconds below which figures are equal (the budget's product with the target is a float).
 _EPSILON_S = 1e-6
-_COLUMNS = ("service", "excluded", "planned", "override", "up", "down", "run")
+_COLUMNS = ("service", "excluded", "planned", "override", "up", "down", "degraded", "run")
+#: What the seconds of service time are summed as.
+SUMMED = ("service", "planned", "up", "degraded", "unplanned", "unknown", "spent")
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,7 @@ class SlaRules:
     calendar: ServiceCalendar = ServiceCalendar("always")
     minimum_outage: timedelta = timedelta(0)
     maintenance: tuple[RecurringWindow, ...] = ()
+    degraded: DegradedRule | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.target_pct, int | float) and 0 < float(self.target_pct) < 100):
@@ -106,6 +120,8 @@ class SlaFigures:
     annotations: int
     per_equipment: pd.DataFrame = field(repr=False)
     outage_list: pd.DataFrame = field(repr=False)
+    #: Available service seconds a degraded rule's slots breached (0 without a rule).
+    degraded_s: float = 0.0
 
     @property
     def met(self) -> bool | None:
@@ -145,7 +161,7 @@ class SlaFigures:
             "evaluated_at": iso(self.evaluated_at), "target_pct": self.target_pct,
             "achieved_pct": self.achieved_pct, "coverage_pct": self.coverage_pct, "met": self.met,
             "at_risk": self.at_risk, "breached": self.breached, "state": self.state, "service_s": self.service_s,
-            "planned_s": self.planned_s, "up_s": self.up_s,
+            "planned_s": self.planned_s, "up_s": self.up_s, "degraded_s": self.degraded_s,
             "unplanned_s": self.unplanned_s, "unknown_s": self.unknown_s, "outages": self.outages,
             "budget": {"allowed_s": self.budget_allowed_s, "spent_s": self.budget_spent_s,
                        "remaining_s": self.budget_remaining_s, "remaining_pct": self.budget_remaining_pct,
@@ -157,13 +173,15 @@ class SlaFigures:
 
 def evaluate_sla(intervals: pd.DataFrame, equipment_ids: list[str], rules: SlaRules, period_start: datetime,
                  period_end: datetime, now: datetime, *, maintenance: pd.DataFrame | None = None,
-                 annotations: pd.DataFrame | None = None) -> SlaFigures:
+                 annotations: pd.DataFrame | None = None, degraded: pd.DataFrame | None = None) -> SlaFigures:
     """Evaluate one SLA over [period_start, period_end) as seen at ``now``.
 
     ``intervals``: equipment_id, state (1 up / 0 down), start, end (int ns; non-overlapping
     per equipment) covering at least [min(period_start, now - 3 days), now).
     ``maintenance``: equipment_id, start, end of maintenance-status time (planned).
     ``annotations``: equipment_id, start, end, classification (planned / unplanned / excluded).
+    ``degraded``: equipment_id, start, end of the slots where ``rules.degraded`` breached
+    (ignored without a degraded rule).
     """
     for name, value in (("period_start", period_start), ("period_end", period_end), ("now", now)):
         if not isinstance(value, datetime) or value.tzinfo is None:
@@ -174,32 +192,14 @@ def evaluate_sla(intervals: pd.DataFrame, equipment_ids: list[str], rules: SlaRu
         raise ValidationError("The SLA period must end after it starts.", field="period")
     cut = min(max(t_now, p0), p1)
     lookback = min(p0, t_now - int(BURN_WINDOWS[-1][1].total_seconds() * NS))
-    codes = pd.Index(equipment_ids, dtype=object)
     n_eq = len(equipment_ids)
     edges = np.unique(np.array([lookback, p0, cut, p1, t_now] + [
         t_now - int(w.total_seconds() * NS) for _, w in BURN_WINDOWS], dtype="int64"))
     edges = edges[(edges >= lookback) & (edges <= max(p1, t_now))]
-
-    events = _Events(n_eq)
-    events.everyone(*rules.calendar.windows(lookback, max(p1, t_now)), "service")
-    events.everyone(edges, edges, None)
-    for schedule in rules.maintenance:
-        events.everyone(*schedule.windows(lookback, max(p1, t_now)), "planned")
-    if maintenance is not None and not maintenance.empty:
-        events.each(maintenance, codes, "planned")
-    note = _annotations(annotations, codes)
-    for kind, column in (("planned", "planned"), ("unplanned", "override"), ("excluded", "excluded")):
-        events.each(note[note["classification"] == kind], codes, column)
-    iv = _with_codes(intervals, codes)
-    iv = iv[(iv["end"] > lookback) & (iv["start"] < cut)]
-    up, down = _apply_minimum_outage(iv, rules.minimum_outage)
-    events.each(up, codes, "up")
-    events.each(down, codes, "down")
-    events.each(down, codes, "run", starts_only=True)
-
-    seg = _segments(events, cut, lookback, max(p1, t_now))
+    seg, note, _ = classify(intervals, equipment_ids, rules, lookback, max(p1, t_now), cut, edges,
+                            maintenance=maintenance, annotations=annotations, degraded=degraded)
     bucket = np.clip(np.searchsorted(edges, seg["t"], side="right") - 1, 0, len(edges) - 2)
-    per = _bucket_sums(seg, bucket, n_eq, len(edges) - 1)
+    per = bucket_sums(seg, bucket, n_eq, len(edges) - 1, SUMMED)
 
     def span(lo: int, hi: int) -> dict[str, np.ndarray]:
         chosen = (edges[:-1] >= lo) & (edges[1:] <= hi)
@@ -209,34 +209,64 @@ def evaluate_sla(intervals: pd.DataFrame, equipment_ids: list[str], rules: SlaRu
     table = _equipment_table(equipment_ids, elapsed, whole, rules, seg, p0, cut)
     totals = {name: float(values.sum()) / NS for name, values in elapsed.items()}
     allowed = round((1 - rules.target_pct / 100) * float((whole["service"] - whole["planned"]).sum()) / NS, 6)
-    spent = totals["unplanned"]
+    spent = totals["spent"]
     burn = {}
     for name, length in BURN_WINDOWS:
         recent = span(t_now - int(length.total_seconds() * NS), t_now)
         eligible = float((recent["service"] - recent["planned"]).sum())
         burn[name] = (None if eligible <= 0 or t_now > p1 else
-                      float(recent["unplanned"].sum()) / eligible / (1 - rules.target_pct / 100))
+                      float(recent["spent"].sum()) / eligible / (1 - rules.target_pct / 100))
     exhausted = spent > 0 and spent >= allowed - _EPSILON_S
-    exhausted_at = _crossing(seg, "unplanned", p0, cut, allowed * NS) if exhausted else None
+    exhausted_at = _crossing(seg, "spent", p0, cut, allowed * NS) if exhausted else None
     forecast = None
     rate = burn.get(_FORECAST_WINDOW)
     if not exhausted and rate and cut < p1:
         fraction = rate * (1 - rules.target_pct / 100)
         forecast = _crossing(seg, "eligible", cut, p1, (allowed - spent) * NS / fraction)
     outages = _outage_list(seg, equipment_ids, p0, cut)
-    known = totals["up"] + totals["unplanned"]
+    known = totals["up"] + totals["degraded"] + totals["unplanned"]
     considered = totals["service"] - totals["planned"]
     return SlaFigures(
         period_start=_dt(p0), period_end=_dt(p1), evaluated_at=_dt(t_now), target_pct=float(rules.target_pct),
-        service_s=totals["service"], planned_s=totals["planned"], up_s=totals["up"], unplanned_s=spent,
-        unknown_s=totals["unknown"], outages=int(table["outages"].sum()),
-        achieved_pct=100 * totals["up"] / known if known > 0 else None,
+        service_s=totals["service"], planned_s=totals["planned"], up_s=totals["up"],
+        unplanned_s=totals["unplanned"], unknown_s=totals["unknown"], outages=int(table["outages"].sum()),
+        achieved_pct=100 * (known - spent) / known if known > 0 else None,
         coverage_pct=100 * known / considered if considered > 0 else None,
         budget_allowed_s=allowed, budget_spent_s=spent, budget_remaining_s=allowed - spent,
         budget_remaining_pct=100 * (allowed - spent) / allowed if allowed > 0 else None,
         burn_rates=burn, budget_exhausted_at=exhausted_at, budget_forecast_exhausted_at=forecast,
         annotations=_annotation_count(note, p0, p1), per_equipment=table, outage_list=outages,
+        degraded_s=totals["degraded"],
     )
+
+
+def classify(intervals: pd.DataFrame, equipment_ids: list[str], rules: SlaRules, lo: int, hi: int, cut: int,
+             edges: np.ndarray, *, maintenance: pd.DataFrame | None = None, annotations: pd.DataFrame | None = None,
+             degraded: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The classified segments of every equipment over [lo, hi) (ns; time after ``cut`` is
+    not lived yet), split at ``edges``; the annotations by equipment code; the outages
+    (``eq``, start, end: down runs that last at least the minimum outage)."""
+    codes = pd.Index(equipment_ids, dtype=object)
+    events = _Events(len(equipment_ids))
+    events.everyone(*rules.calendar.windows(lo, hi), "service")
+    events.everyone(edges, edges, None)
+    for schedule in rules.maintenance:
+        events.everyone(*schedule.windows(lo, hi), "planned")
+    if maintenance is not None and not maintenance.empty:
+        events.each(maintenance, codes, "planned")
+    note = _annotations(annotations, codes)
+    for kind, column in (("planned", "planned"), ("unplanned", "override"), ("excluded", "excluded")):
+        events.each(note[note["classification"] == kind], codes, column)
+    if rules.degraded is not None and degraded is not None and not degraded.empty:
+        events.each(degraded, codes, "degraded")
+    iv = _with_codes(intervals, codes)
+    iv = iv[(iv["end"] > lo) & (iv["start"] < cut)]
+    up, down = _apply_minimum_outage(iv, rules.minimum_outage)
+    events.each(up, codes, "up")
+    events.each(down, codes, "down")
+    events.each(down, codes, "run", starts_only=True)
+    spends = rules.degraded is not None and rules.degraded.spends_budget
+    return _segments(events, cut, lo, hi, spends), note, down
 
 
 def _dt(ns: int) -> datetime:
@@ -322,9 +352,10 @@ def _apply_minimum_outage(iv: pd.DataFrame, minimum: timedelta) -> tuple[pd.Data
     return pd.concat([up, runs.loc[short, cols]], ignore_index=True), runs.loc[~short, cols]
 
 
-def _segments(events: _Events, cut: int, lo: int, hi: int) -> pd.DataFrame:
+def _segments(events: _Events, cut: int, lo: int, hi: int, spends: bool) -> pd.DataFrame:
     """Each [t, next t) of one equipment within [lo, hi), with its class. Time after
-    ``cut`` (not yet lived) is only service, planned or excluded: its state is not known yet."""
+    ``cut`` (not yet lived) is only service, planned or excluded: its state is not known yet.
+    ``spent`` is unplanned time, and degraded time when ``spends``."""
     eq, t, code, delta = events.arrays()
     # The counters after every event at an instant: the last event of each (equipment, t).
     last = np.concatenate([(eq[1:] != eq[:-1]) | (t[1:] != t[:-1]), np.ones(min(len(t), 1), bool)])
@@ -337,22 +368,27 @@ def _segments(events: _Events, cut: int, lo: int, hi: int) -> pd.DataFrame:
     in_service = valid & level["service"] & ~level["excluded"]
     planned = in_service & level["planned"] & ~level["override"]
     lived = t < cut
-    up = in_service & ~planned & level["up"] & lived
-    unplanned = in_service & ~planned & ~up & level["down"] & lived
-    unknown = in_service & ~planned & ~up & ~unplanned & lived
+    available = in_service & ~planned & level["up"] & lived
+    degraded = available & level["degraded"]
+    unplanned = in_service & ~planned & ~available & level["down"] & lived
+    unknown = in_service & ~planned & ~available & ~unplanned & lived
     return pd.DataFrame({
         "eq": eq, "t": t, "end": end, "duration": np.where(valid, end - t, 0), "service": in_service,
-        "planned": planned, "up": up, "unplanned": unplanned, "unknown": unknown,
+        "planned": planned, "up": available & ~degraded, "degraded": degraded, "unplanned": unplanned,
+        "unknown": unknown, "spent": unplanned | degraded if spends else unplanned,
+        "down_slot": unplanned & level["degraded"],
         "eligible": in_service & ~planned, "down": valid & level["down"] & lived, "run": count["run"],
     })
 
 
-def _bucket_sums(seg: pd.DataFrame, bucket: np.ndarray, n_eq: int, n_buckets: int) -> dict[str, np.ndarray]:
+def bucket_sums(seg: pd.DataFrame, bucket: np.ndarray, n_eq: int, n_buckets: int,
+                names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Nanoseconds of each class in ``names`` per (equipment code, bucket)."""
     key = seg["eq"].to_numpy() * n_buckets + bucket
     duration = seg["duration"].to_numpy("float64")
     return {name: np.bincount(key, weights=np.where(seg[name].to_numpy(), duration, 0.0),
                               minlength=n_eq * n_buckets).reshape(n_eq, n_buckets)
-            for name in ("service", "planned", "up", "unplanned", "unknown")}
+            for name in names}
 
 
 def _equipment_table(ids: list[str], elapsed: dict[str, np.ndarray], whole: dict[str, np.ndarray],
@@ -360,17 +396,17 @@ def _equipment_table(ids: list[str], elapsed: dict[str, np.ndarray], whole: dict
     in_period = (seg["t"].to_numpy() >= p0) & (seg["t"].to_numpy() < cut)
     hit = seg[in_period & seg["unplanned"].to_numpy()]
     outages = hit.groupby("eq")["run"].nunique().reindex(range(len(ids)), fill_value=0).to_numpy()
-    known = elapsed["up"] + elapsed["unplanned"]
+    known = elapsed["up"] + elapsed["degraded"] + elapsed["unplanned"]
     considered = elapsed["service"] - elapsed["planned"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        achieved = np.where(known > 0, 100 * elapsed["up"] / np.where(known > 0, known, 1), np.nan)
+        achieved = np.where(known > 0, 100 * (known - elapsed["spent"]) / np.where(known > 0, known, 1), np.nan)
         coverage = np.where(considered > 0, 100 * known / np.where(considered > 0, considered, 1), np.nan)
     allowed = (1 - rules.target_pct / 100) * (whole["service"] - whole["planned"]) / NS
     return pd.DataFrame({
         "equipment_id": ids, "service_s": elapsed["service"] / NS, "planned_s": elapsed["planned"] / NS,
-        "up_s": elapsed["up"] / NS, "unplanned_s": elapsed["unplanned"] / NS, "unknown_s": elapsed["unknown"] / NS,
-        "outages": outages, "achieved_pct": achieved, "coverage_pct": coverage, "budget_allowed_s": allowed,
-        "budget_remaining_s": allowed - elapsed["unplanned"] / NS,
+        "up_s": elapsed["up"] / NS, "degraded_s": elapsed["degraded"] / NS, "unplanned_s": elapsed["unplanned"] / NS,
+        "unknown_s": elapsed["unknown"] / NS, "outages": outages, "achieved_pct": achieved, "coverage_pct": coverage,
+        "budget_allowed_s": allowed, "budget_remaining_s": allowed - elapsed["spent"] / NS,
     })
 
 

@@ -4,8 +4,15 @@ and the field.
 
 Precedence: a field an SLA sets wins over the same field under ``defaults:``, which
 wins over the built-in default (around the clock in UTC, no minimum outage, no
-maintenance schedule). SLAs never override each other: each is computed over its own
-scope with its own rules, so an equipment in a site SLA and the fleet SLA counts in both.
+maintenance schedule, no degraded rule). ``degraded`` is taken whole: an SLA's own
+mapping replaces the default one, and ``degraded: none`` removes it. SLAs never
+override each other: each is computed over its own scope with its own rules, so an
+equipment in a site SLA and the fleet SLA counts in both.
+
+A degraded rule (``degraded: {metric: response_time, above: 500, every: 5m, function:
+mean, counts_as: down}``) makes available time degraded while the metric's slot mean
+(or ``max``) breaches; ``counts_as: down`` spends the error budget with it, ``degraded``
+(the default) only shows it. ``every`` defaults to 5m, ``function`` to mean.
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ import pandas as pd
 import yaml
 
 from ..errors import ConfigurationError, ValidationError
+from ..schema import validate_metric_type
 from ..timeparse import parse_duration
-from .sla import SlaRules
+from .sla import COUNTS_AS, DEGRADED_FUNCTIONS, DegradedRule, SlaRules
 from .sla_calendar import RecurringWindow, ServiceCalendar, WeeklyHours, parse_days, parse_hours, zone
 
 __all__ = [
@@ -37,7 +45,8 @@ __all__ = [
 #: a type, or a list of ids.
 SCOPE_KINDS = ("fleet", "site", "type", "equipment")
 _TOP_KEYS = {"defaults", "calendars", "maintenance", "slas"}
-_SLA_KEYS = {"name", "scope", "target", "calendar", "minimum_outage", "maintenance", "description"}
+_SLA_KEYS = {"name", "scope", "target", "calendar", "minimum_outage", "maintenance", "degraded", "description"}
+_DEGRADED_KEYS = {"metric", "above", "below", "every", "function", "counts_as"}
 _CALENDAR_KEYS = {"timezone", "hours", "holidays", "holidays_file"}
 _WINDOW_KEYS = {"every", "hours", "start", "end", "timezone"}
 _ALWAYS = ServiceCalendar("around the clock")
@@ -241,8 +250,35 @@ def _sla(r: _Reader, position: int, raw: Any, defaults: Mapping, calendars: dict
                          f"(defined: {', '.join(windows) or 'none'}).")
         chosen.append(windows[window])
     kind, values = _scope(r, where, raw.get("scope", "fleet"))
-    rules = SlaRules(float(target), calendar, minimum, tuple(chosen))
+    rules = SlaRules(float(target), calendar, minimum, tuple(chosen), _degraded(r, where, merged.get("degraded")))
     return SlaDefinition(name.strip(), kind, values, rules, str(raw.get("description", "")))
+
+
+def _degraded(r: _Reader, where: str, raw: Any) -> DegradedRule | None:
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() == "none"):
+        return None
+    where = f"{where}, field 'degraded'"
+    raw = r.mapping(raw, where, _DEGRADED_KEYS)
+    try:
+        metric = validate_metric_type(raw.get("metric"))
+    except ValidationError:
+        raise r.fail(where, f"'metric' must be a metric type such as response_time; got {raw.get('metric')!r}."
+                     ) from None
+    given = [k for k in ("above", "below") if k in raw]
+    if len(given) != 1:
+        raise r.fail(where, "expected exactly one of 'above' or 'below' with a number in the metric's unit "
+                     f"(e.g. above: 500 for 500 ms); got {', '.join(given) or 'neither'}.")
+    threshold = raw[given[0]]
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not math.isfinite(threshold):
+        raise r.fail(where, f"'{given[0]}' must be a number; got {threshold!r}.")
+    every = r.checked(f"{where}, 'every'", parse_duration, str(raw.get("every", "5m")), "every")
+    if every < timedelta(seconds=1):  # slots finer than the stores' second precision, and far too many of them
+        raise r.fail(where, f"'every' must be at least 1s (a slot such as 1m or 5m); got {raw.get('every')!r}.")
+    for key, allowed in (("function", DEGRADED_FUNCTIONS), ("counts_as", COUNTS_AS)):
+        if key in raw and raw[key] not in allowed:
+            raise r.fail(where, f"'{key}' must be one of {', '.join(allowed)}; got {raw[key]!r}.")
+    return DegradedRule(metric, float(threshold), every, given[0], raw.get("function", "mean"),
+                        raw.get("counts_as", "degraded"))
 
 
 def _scope(r: _Reader, where: str, raw: Any) -> tuple[str, tuple[str, ...]]:

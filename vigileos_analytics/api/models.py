@@ -176,6 +176,18 @@ class SlaBudget(BaseModel):
     forecast_exhausted_at: str | None
 
 
+class SlaDegradedRule(BaseModel):
+    """When available time counts as degraded: the ``function`` of ``metric`` over
+    ``every_s``-second slots ``operator`` ``threshold``; ``counts_as`` down spends the budget."""
+
+    metric: str
+    function: str
+    operator: str
+    threshold: float
+    every_s: float
+    counts_as: str
+
+
 class Sla(BaseModel):
     """One SLA's status (``vigileos sla status --json``); the README's SLA section gives the rules."""
 
@@ -186,6 +198,7 @@ class Sla(BaseModel):
     timezone: str
     minimum_outage_s: float
     maintenance: list[str]
+    degraded: SlaDegradedRule | None = None
     period_start: str
     period_end: str
     evaluated_at: str
@@ -199,6 +212,7 @@ class Sla(BaseModel):
     service_s: float
     planned_s: float
     up_s: float
+    degraded_s: float = 0.0
     unplanned_s: float
     unknown_s: float
     outages: int

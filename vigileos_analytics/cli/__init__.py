@@ -26,6 +26,7 @@ _COMMANDS = (
     (".admin", ("check", "config")),
     (".report", ("report",)),
     (".dashboard", ("dashboard",)),
+    (".lab", ("lab",)),
     (".serve", ("serve",)),
     (".templates", ("templates",)),
     (".collect", ("collect",)),
@@ -48,7 +49,7 @@ def main(ctx: click.Context, store_url: str | None) -> None:
     \b
     Exit codes: 0 ok, 1 internal error, 2 usage error, 3 invalid input,
     4 configuration error, 5 store unreachable or failed, 6 report failed,
-    7 dashboard server could not start, 8 some alert rules or equipment
+    7 dashboard or JupyterLab server could not start, 8 some alert rules or equipment
     could not be evaluated (the others were).
     """
     install_log_output()

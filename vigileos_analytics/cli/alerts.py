@@ -28,32 +28,38 @@ from .common import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..analytics.alerts import SlaSource
+
 _SHOWN = ["time", "equipment_id", "rule", "severity", "state", "value", "message"]
 _STATE_SHOWN = ["equipment_id", "rule", "state", "coverage", "message"]
 
 
 @click.group("alerts")
 def alerts() -> None:
-    """Trend, threshold and anomaly alerts (rules: VIGILEOS_ALERT_RULES, else the default rules)."""
+    """Threshold, trend, anomaly and SLA burn-rate alerts (rules: VIGILEOS_ALERT_RULES, else the default rules)."""
 
 
 _RULES_OPTION = click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
                              show_default="VIGILEOS_ALERT_RULES, else the rules that come with the package",
                              help="Alert rules file (YAML).")
+_SLAS_OPTION = click.option("--slas", "slas_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                            show_default="VIGILEOS_SLAS, else the example that comes with the package",
+                            help="SLA definition file that burn_rate rules name their SLA in.")
 _EQUIPMENT_OPTION = click.option("--equipment", "equipment_ids", multiple=True,
                                  help="Only these equipment (default: all).")
 
 
 @alerts.command("check")
 @_RULES_OPTION
+@_SLAS_OPTION
 @click.option("--at", "now", type=TIME, default="now", show_default=True,
               help="The instant the rules are evaluated at (text without an offset is UTC).")
 @_EQUIPMENT_OPTION
 @json_option
 @pass_app
 @handle_errors
-def check(app: AppContext, rules_path: Path | None, now: datetime, equipment_ids: tuple[str, ...],
-          as_json: bool) -> None:
+def check(app: AppContext, rules_path: Path | None, slas_path: Path | None, now: datetime,
+          equipment_ids: tuple[str, ...], as_json: bool) -> None:
     """Evaluate the rules over the fleet; record new and resolved alerts in the store.
 
     Exit code 8 when some rules or equipment could not be evaluated (listed; the others were)."""
@@ -62,7 +68,8 @@ def check(app: AppContext, rules_path: Path | None, now: datetime, equipment_ids
     from ..templates import alert_rules_path
 
     rules_path = rules_path or alert_rules_path(app.settings)
-    result = check_alerts(app.store, load_rules(rules_path), now, list(equipment_ids) or None)
+    result = check_alerts(app.store, load_rules(rules_path), now, list(equipment_ids) or None,
+                          slas=_sla_source(app, slas_path))
     low = result.conditions[result.conditions["state"] == LOW_COVERAGE]
     if as_json:
         emit_json({"now": result.now, "rules": str(rules_path), "raised": _records(result.raised),
@@ -84,6 +91,13 @@ def check(app: AppContext, rules_path: Path | None, now: datetime, equipment_ids
     _exit_if_failed(result.failures, as_json)
 
 
+def _sla_source(app: AppContext, slas_path: Path | None) -> SlaSource:
+    """Burn-rate rules' SLAs and inventory, read only if such a rule asks."""
+    from ..analytics.alerts import SlaSource
+
+    return SlaSource(slas=slas_path, make_service=app.analytics)
+
+
 def _exit_if_failed(failures: pd.DataFrame, as_json: bool) -> None:
     """Failures are part of the result (table or JSON); exit code 8 says some were."""
     if failures.empty:
@@ -101,13 +115,14 @@ def _exit_if_failed(failures: pd.DataFrame, as_json: bool) -> None:
 @click.option("--every", "every", type=DURATION, default="1h", show_default=True,
               help="Time between two evaluated instants.")
 @_RULES_OPTION
+@_SLAS_OPTION
 @_EQUIPMENT_OPTION
 @click.option("--dry-run", is_flag=True, help="Show the alert points a replay would write; write nothing.")
 @json_option
 @pass_app
 @handle_errors
 def replay(app: AppContext, start: datetime, end: datetime, every: timedelta, rules_path: Path | None,
-           equipment_ids: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+           slas_path: Path | None, equipment_ids: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
     """Evaluate the rules over history, at every instant from --start to --end, and write the alerts
     a check at each instant would have (one store aggregation per rule for the whole period).
 
@@ -118,7 +133,7 @@ def replay(app: AppContext, start: datetime, end: datetime, every: timedelta, ru
 
     rules_path = rules_path or alert_rules_path(app.settings)
     result = replay_alerts(app.store, load_rules(rules_path), start, end, every, list(equipment_ids) or None,
-                           dry_run=dry_run)
+                           dry_run=dry_run, slas=_sla_source(app, slas_path))
     raised = int((result.events["state"] == "firing").sum())
     if as_json:
         emit_json({"start": result.start, "end": result.end, "every_s": every.total_seconds(),

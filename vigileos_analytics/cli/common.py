@@ -12,7 +12,7 @@ Exit codes:
 4   configuration error: a setting or store URL is wrong
 5   the store cannot be reached, is busy, or a read or write failed
 6   a report failed
-7   the dashboard server could not start
+7   the dashboard or JupyterLab server could not start
 8   partly done: some alert rules or equipment could not be evaluated (each
     one is listed; the others were evaluated and recorded)
 ==  =====================================================================

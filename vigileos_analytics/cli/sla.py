@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from .common import TIME, AppContext, console, emit_json, emit_table, handle_errors, json_option, pass_app, say
+
+if TYPE_CHECKING:
+    from ..analytics.sla import DegradedRule
 
 _PERIOD_HELP = "day, week, month, quarter or year in each SLA's time zone, or a rolling length such as 30d."
 _CLASSES = ("planned", "unplanned", "excluded")
@@ -30,8 +34,9 @@ def sla() -> None:
 def status(app: AppContext, names: tuple[str, ...], period: str, at: datetime | None, slas_path: str | None,
            as_json: bool) -> None:
     """Target, achieved, error budget left, burn rates and whether each SLA is at risk
-    (all SLAs unless NAMES are given). --json adds coverage, planned / unplanned /
-    unknown seconds, every burn window and the forecast date."""
+    (all SLAs unless NAMES are given); degraded time when an SLA has a degraded rule
+    ("(down)" when it spends the budget). --json adds coverage, planned / up / degraded /
+    unplanned / unknown seconds, the degraded rule, every burn window and the forecast date."""
     from ..analytics.sla_definitions import load_slas
     from ..analytics.sla_status import sla_status
     from ..errors import ValidationError
@@ -53,15 +58,17 @@ def status(app: AppContext, names: tuple[str, ...], period: str, at: datetime | 
         return "–" if value is None else f"{value:.3f}"
 
     rows = []
+    any_degraded = any(r.definition.rules.degraded is not None for r in results)
     for r in results:
         f = r.figures
-        rows.append({
+        row = {
             "SLA": r.definition.name, "eq": len(r.equipment_ids), "target %": f"{f.target_pct:g}",
             "achieved %": pct(f.achieved_pct), "budget left": _signed_duration(f.budget_remaining_s),
             "burn 1h · 24h": f"{_rate(f.burn_rates['1h'])} · {_rate(f.burn_rates['24h'])}", "outages": f.outages,
-            "notes": f.annotations,
-            "status": say(f"cli.sla.state.{f.state.replace(' ', '_')}"),
-        })
+        }
+        if any_degraded:
+            row["degraded"] = _degraded(r.definition.rules.degraded, f.degraded_s)
+        rows.append({**row, "notes": f.annotations, "status": say(f"cli.sla.state.{f.state.replace(' ', '_')}")})
     first = results[0].figures if results else None
     title = say("cli.sla.title", period=period) if first is None else say(
         "cli.sla.title_period", period=period, start=f"{first.period_start:%Y-%m-%d %H:%M}",
@@ -77,6 +84,12 @@ def status(app: AppContext, names: tuple[str, ...], period: str, at: datetime | 
             key = "cli.sla.no_equipment" if not r.equipment_ids else "cli.sla.no_samples"
             console.print(say(key, name=r.definition.name, scope=r.definition.scope_text, count=len(r.equipment_ids)),
                           highlight=False, markup=False, soft_wrap=True)
+
+
+def _degraded(rule: DegradedRule | None, seconds: float) -> str:
+    if rule is None:
+        return "–"
+    return _signed_duration(seconds) + (" (down)" if rule.spends_budget else "")
 
 
 def _rate(value: float | None) -> str:

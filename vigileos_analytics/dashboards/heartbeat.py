@@ -37,25 +37,10 @@ MAX_PERIOD_S = 20.0
 _ESM = """
 export default {
   render({ model, el }) {
-    // With each beat, the width of every chart slot: a chart that replaces another on a
-    // refresh is drawn at the width given, where plotly would guess 700 px.
-    const slotWidths = () => {
-      const widths = {};
-      for (const slot of document.querySelectorAll(".vigileos-slot")) {
-        const name = Array.from(slot.classList).find(c => c.startsWith("vigileos-") && c !== "vigileos-slot");
-        const width = Math.floor(slot.getBoundingClientRect().width);
-        if (name && width > 0) widths[name] = width;
-      }
-      return widths;
-    };
     const beat = () => {
-      model.set("slot_widths", slotWidths());
       model.set("beat", model.get("beat") + 1);
       model.save_changes();
     };
-    let resizing = null;
-    const onResize = () => { clearTimeout(resizing); resizing = setTimeout(beat, 300); };
-    window.addEventListener("resize", onResize);
     const show = () => { el.dataset.received = String(model.get("received")); };
     const onVisible = () => { if (document.visibilityState === "visible") beat(); };
     model.on("change:received", show);
@@ -65,7 +50,6 @@ export default {
     const timer = setInterval(beat, model.get("period_s") * 1000);
     return () => {
       clearInterval(timer);
-      window.removeEventListener("resize", onResize);
       document.removeEventListener("visibilitychange", onVisible);
       model.off("change:received", show);
     };
@@ -96,9 +80,6 @@ class PageHeartbeat(anywidget.AnyWidget):
     period_s = t.Float(MAX_PERIOD_S).tag(sync=True)
     #: Beats the kernel received, sent back to the page (``data-received``).
     received = t.Int(0).tag(sync=True)
-    #: Width in pixels of each chart slot (an element of class ``vigileos-slot``), by
-    #: its other ``vigileos-*`` class, as measured at the last beat.
-    slot_widths = t.Dict().tag(sync=True)
 
     def __init__(self, grace_s: float = DEFAULT_GRACE_S, *, clock: Callable[[], float] = time.monotonic) -> None:
         if not grace_s >= MIN_GRACE_S:

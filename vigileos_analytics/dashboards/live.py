@@ -48,6 +48,8 @@ class AutoRefresh:
         self._sleep = sleep
         self._poked = False
         self._task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
 
     @property
     def running(self) -> bool:
@@ -65,9 +67,14 @@ class AutoRefresh:
             self._task = None
 
     def poke(self) -> None:
-        """Refresh at the next check (within ``POLL_S``), whatever the interval. Safe to
-        call from any thread, such as a widget callback's."""
+        """Refresh now, whatever the interval (at the next check with a fake ``sleep``). Safe
+        to call from any thread, such as a widget callback's."""
         self._poked = True
+        if self._loop is not None and self._wake is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._wake.set)
+            except RuntimeError:  # the loop is closed: nothing left to refresh
+                pass
 
     def _watched(self) -> bool:
         watched = self.alive is None or bool(self.alive())
@@ -76,11 +83,26 @@ class AutoRefresh:
             log.info("auto-refresh %s", "paused: the page stopped beating" if self.paused else "resumed")
         return watched
 
+    async def _pause(self) -> bool:
+        """Wait ``POLL_S``, or less when poked (a click should not wait for the next check);
+        True when a poke cut it short."""
+        if self._sleep is not asyncio.sleep or self._wake is None:
+            await self._sleep(POLL_S)
+            return False
+        try:
+            await asyncio.wait_for(self._wake.wait(), POLL_S)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._wake.clear()
+
     async def _run(self) -> None:
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
         waited = 0.0
         while True:
-            await self._sleep(POLL_S)
-            waited += POLL_S
+            if not await self._pause():
+                waited += POLL_S
             due = self.enabled and waited >= self.interval_s and self._watched()
             if not (due or self._poked):
                 continue

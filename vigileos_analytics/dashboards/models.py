@@ -7,7 +7,7 @@ availability and coverage in percent; durations in seconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -15,6 +15,9 @@ import pandas as pd
 from ..analytics.alert_rules import SEVERITIES
 from ..analytics.alerts import current_alerts
 from ..analytics.service import UNKNOWN_STATUS, AvailabilityResult, EquipmentAnalyticsService
+from ..analytics.sla_definitions import SlaDefinition
+from ..analytics.sla_status import sla_status
+from ..errors import VigileosError
 from ..schema import ALERT, AVAILABILITY, DEFAULT_STATUSES, PERFORMANCE_METRICS, STATUS_CHANGE
 from ..stores.base import Selection
 from .feedback import EmptyStoreError
@@ -29,6 +32,14 @@ RECENT_CHANGES = 15
 ACTIVE_ALERTS = 10
 
 ALERT_COLUMNS = ["time", "equipment_id", "name", "rule", "severity", "value", "message"]
+
+#: One row per SLA on the overview (its calendar month at the end of the shown period):
+#: ``state`` is ``breached``, ``at risk``, ``met`` or ``no data``; the budget in seconds and
+#: percent of the month's allowance; ``runs_out_at`` when it was or will be spent (UTC).
+SLA_COLUMNS = ["name", "description", "state", "target_pct", "achieved_pct", "budget_remaining_s",
+               "budget_remaining_pct", "runs_out_at"]
+#: The order SLAs are listed in: the ones needing attention first.
+SLA_STATE_ORDER = ("breached", "at risk", "met", "no data")
 
 EQUIPMENT_COLUMNS = ["equipment_id", "name", "type", "location", "status", "availability_pct", "coverage_pct",
                      "last_metric_time"]
@@ -63,6 +74,27 @@ class OverviewModel:
     changes: pd.DataFrame
     alerts: pd.DataFrame
     alerts_total: int
+    slas: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SLA_COLUMNS))
+    slas_problem: str = ""
+
+
+def sla_overview(service: EquipmentAnalyticsService, definitions: list[SlaDefinition], end: datetime) -> pd.DataFrame:
+    """Each SLA's state, seen at ``end``, over its calendar month holding the last instant
+    before ``end`` (a page ending at midnight on the 1st shows the month just ended), see
+    ``SLA_COLUMNS``; breached first, then at risk, met, without data; by name within a state."""
+    rows = []
+    last = end - timedelta(microseconds=1)
+    for status in sla_status(service, definitions, period="month", at=last, now=end):
+        figures = status.figures
+        runs_out = figures.budget_exhausted_at or figures.budget_forecast_exhausted_at
+        rows.append({"name": status.definition.name, "description": status.definition.description,
+                     "state": figures.state, "target_pct": figures.target_pct, "achieved_pct": figures.achieved_pct,
+                     "budget_remaining_s": figures.budget_remaining_s,
+                     "budget_remaining_pct": figures.budget_remaining_pct, "runs_out_at": runs_out})
+    frame = pd.DataFrame(rows, columns=SLA_COLUMNS)
+    order = frame["state"].map({state: i for i, state in enumerate(SLA_STATE_ORDER)})
+    return frame.assign(_order=order).sort_values(["_order", "name"], kind="stable").drop(
+        columns="_order").reset_index(drop=True)
 
 
 def active_alerts(service: EquipmentAnalyticsService, at: datetime, names: dict[str, str],
@@ -79,9 +111,13 @@ def active_alerts(service: EquipmentAnalyticsService, at: datetime, names: dict[
 
 
 def build_overview(service: EquipmentAnalyticsService, period: TimeRange,
-                   recent_changes: int = RECENT_CHANGES, alerts_shown: int = ACTIVE_ALERTS) -> OverviewModel:
+                   recent_changes: int = RECENT_CHANGES, alerts_shown: int = ACTIVE_ALERTS,
+                   slas: list[SlaDefinition] | BaseException | None = None) -> OverviewModel:
     """Everything the overview shows. Raises :class:`EmptyStoreError` when the store
-    holds no measurement, store errors as they come."""
+    holds no measurement, store errors as they come.
+
+    ``slas``: the SLA definitions to show, or the error their file gave (shown in the SLA
+    panel, the rest of the page unharmed), or None for no SLA panel content."""
     if not service.reader.equipment_ids():
         raise EmptyStoreError("the store holds no measurement")
     payload = service.fleet_summary(now=period.end, period=period.length)
@@ -99,9 +135,18 @@ def build_overview(service: EquipmentAnalyticsService, period: TimeRange,
     names = dict(zip(equipment["equipment_id"], equipment["name"], strict=True))
     changes = history.assign(name=history["equipment_id"].map(names)).reset_index(drop=True)
     alerts, alerts_total = active_alerts(service, period.end, names, alerts_shown)
+    sla_rows, sla_problem = pd.DataFrame(columns=SLA_COLUMNS), ""
+    if isinstance(slas, BaseException):
+        sla_problem = str(slas)
+    elif slas:
+        try:
+            sla_rows = sla_overview(service, slas, period.end)
+        except VigileosError as exc:  # a definition the store cannot answer: said in its panel
+            sla_problem = str(exc)
     return OverviewModel(period=period, generated_at=datetime.now(UTC), total=len(equipment),
                          counts=counts, average_availability=payload["summary"]["average_availability"],
-                         equipment=equipment, changes=changes, alerts=alerts, alerts_total=alerts_total)
+                         equipment=equipment, changes=changes, alerts=alerts, alerts_total=alerts_total,
+                         slas=sla_rows, slas_problem=sla_problem)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ page (see :mod:`.feedback`); the last good content stays hidden behind it.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,8 +18,11 @@ import ipywidgets as w
 import plotly.graph_objects as go
 from IPython.display import display
 
+from ..analytics.sla_definitions import SlaDefinition, load_slas
+from ..errors import VigileosError
 from ..i18n import Translator
 from ..schema import PERFORMANCE_METRICS
+from ..templates import slas_path
 from ..theme import DEFAULT_THRESHOLDS
 from . import figures, panels
 from .context import DashboardContext
@@ -30,37 +32,29 @@ from .heartbeat import PageHeartbeat
 from .live import AutoRefresh, Worker
 from .models import build_detail, build_overview, equipment_choices
 from .params import PageParams
+from .plotly_chart import PlotlyChart
 
 
 class FigureSlot:
-    """A place in the page for one plotly figure, drawn by plotly's own renderer.
-
-    The figure travels as an output of an ``Output`` widget kept for the life of the
-    page (plotly's ``application/vnd.plotly.v1+json``, drawn by the jupyterlab-plotly
-    extension Voila loads once, cached by the browser), so a refresh sends only the
-    figure's JSON. A ``FigureWidget`` would carry the whole plotly.js bundle (5 MB)
-    in its state, for every chart and every refresh.
-    """
+    """A place in the page for one plotly figure, drawn in the browser by a
+    :class:`~.plotly_chart.PlotlyChart` kept for the life of the page: a refresh sends
+    only the figure's JSON, and the chart redraws what changed."""
 
     def __init__(self, css: str) -> None:
         self.css = css
-        self.output = w.Output(layout=w.Layout(width="100%", margin="0"))
-        self.output.add_class("vigileos-figure")
-        self.widget = w.Box([self.output], layout=w.Layout(width="100%"))
+        self.chart = PlotlyChart(layout=w.Layout(width="100%", margin="0"))
+        self.chart.add_class("vigileos-figure")
+        self.widget = w.Box([self.chart], layout=w.Layout(width="100%"))
         self.widget.add_class(css)
         self.widget.add_class("vigileos-slot")
-        self.figure: dict[str, Any] = {}
 
-    def show(self, figure: go.Figure, widths: Mapping[str, int] | None = None) -> None:
-        """Show ``figure``, drawn at this slot's width when the page measured it (see
-        :class:`~.heartbeat.PageHeartbeat`): plotly draws a chart added to a page
-        already shown at its default 700 px, overflowing narrower slots."""
-        width = (widths or {}).get(self.css)
-        if width:
-            figure.update_layout(width=width)
-        self.figure = figures.to_plotly_json(figure)
-        self.output.outputs = ({"output_type": "display_data", "data": {figures.PLOTLY_MIME: self.figure},
-                                "metadata": {}},)
+    @property
+    def figure(self) -> dict[str, Any]:
+        return self.chart.figure
+
+    def show(self, figure: go.Figure) -> None:
+        """Show ``figure``; the browser sizes it to the slot (see :mod:`.plotly_chart`)."""
+        self.chart.figure = figures.to_plotly_json(figure)
 
 
 class _Page:
@@ -192,12 +186,15 @@ class OverviewPage(_Page):
         self.changes.add_class("vigileos-changes-area")
         self.alerts = w.HTML()
         self.alerts.add_class("vigileos-alerts-area")
+        self.slas = w.HTML()
+        self.slas.add_class("vigileos-slas-area")
         self.table = w.HTML()
         self.table.add_class("vigileos-equipment-area")
         t = self.text.t
         self.content.children = [
             self.period_line, self.kpis,
             w.HTML(f"<h3>{html.escape(t('dashboard.alerts.title'))}</h3>"), self.alerts,
+            w.HTML(f"<h3>{html.escape(t('dashboard.slas.title'))}</h3>"), self.slas,
             w.HBox([w.Box([self.ranking.widget], layout=w.Layout(width="55%")),
                     w.VBox([w.HTML(f"<h3>{html.escape(t('dashboard.changes.title'))}</h3>"), self.changes],
                            layout=w.Layout(width="45%"))]),
@@ -209,7 +206,11 @@ class OverviewPage(_Page):
 
     def compute(self, now: datetime) -> Any:
         assert self.context is not None  # compute runs only with a context (_compute_safely)
-        return build_overview(self.context.service(), self.range.period(now))
+        try:  # read at every refresh: the file may have been edited
+            slas: list[SlaDefinition] | BaseException = load_slas(slas_path(self.context.settings))
+        except VigileosError as exc:
+            slas = exc
+        return build_overview(self.context.service(), self.range.period(now), slas=slas)
 
     def render(self, model: Any) -> None:
         text = self.text
@@ -218,7 +219,8 @@ class OverviewPage(_Page):
             + "</div>")
         self.kpis.value = panels.kpi_cards(model, text)
         self.alerts.value = panels.alerts_table(model, text)
-        self.ranking.show(figures.ranking_figure(model, text), self.heartbeat.slot_widths)
+        self.slas.value = panels.slas_panel(model, text)
+        self.ranking.show(figures.ranking_figure(model, text))
         self.changes.value = panels.changes_table(model, text)
         self.table.value = panels.equipment_table(model, text)
 
@@ -286,9 +288,8 @@ class DetailPage(_Page):
     def render(self, model: Any) -> None:
         text = self.text
         self.summary.value = panels.detail_summary(model, text)
-        widths = self.heartbeat.slot_widths
-        self.timeline.show(figures.timeline_figure(model, text), widths)
+        self.timeline.show(figures.timeline_figure(model, text))
         for metric, widget in self.metrics.items():
-            widget.show(figures.metric_figure(model, metric, text, DEFAULT_THRESHOLDS.get(metric)), widths)
-        self.custom.show(figures.custom_metrics_figure(model, text), widths)
+            widget.show(figures.metric_figure(model, metric, text, DEFAULT_THRESHOLDS.get(metric)))
+        self.custom.show(figures.custom_metrics_figure(model, text))
         self.history.value = panels.history_table(model, text)

@@ -39,6 +39,7 @@ table.vigileos-table td.num{text-align:right;font-variant-numeric:tabular-nums}
 .vigileos-figure{flex:1 1 auto;width:100%;min-width:0}
 table.vigileos-alerts td.message{white-space:normal;max-width:520px}
 .vigileos-alerts-empty{color:#2e9d57}
+.vigileos-slas-ok{color:#2e9d57}
 </style>"""
 
 
@@ -188,3 +189,49 @@ def detail_summary(model: DetailModel, text: Translator) -> str:
             f'<div style="font-size:18px;font-weight:600">{html.escape(model.equipment_id)} '
             f'{status_badge(model.status, text)}</div><div class="vigileos-sub">{info}</div>'
             f'<div style="margin-top:4px">{html.escape(facts)}</div></div>')
+
+
+#: Badge colours of SLA states: spent budget red, at risk amber, on course green, no data grey.
+SLA_STATE_COLOURS = {"breached": STATUS_COLOURS["offline"], "at risk": STATUS_COLOURS["maintenance"],
+                     "met": STATUS_COLOURS["operational"], "no data": STATUS_COLOURS["unknown"]}
+
+
+def sla_badge(state: str, text: Translator) -> str:
+    colour = SLA_STATE_COLOURS.get(state, STATUS_COLOURS["unknown"])
+    label = text.label("dashboard.slas.state", state.replace(" ", "_"))
+    return f'<span class="vigileos-badge vigileos-sla-state" style="background:{colour}">{html.escape(label)}</span>'
+
+
+def slas_panel(model: OverviewModel, text: Translator) -> str:
+    """The SLAs needing attention (breached, at risk) with their budget, and one line for the
+    others; the definitions file's problem instead when it has one. Rows carry ``data-sla``
+    and ``data-state``."""
+    if model.slas_problem:
+        return (f'<p class="vigileos-sub vigileos-slas-problem">'
+                f'{html.escape(text.t("dashboard.slas.problem", message=model.slas_problem))}</p>')
+    if model.slas.empty:
+        return f'<p class="vigileos-sub vigileos-slas-none">{html.escape(text.t("dashboard.slas.none"))}</p>'
+    attention = model.slas[model.slas["state"].isin(("breached", "at risk"))]
+    on_course = int((model.slas["state"] == "met").sum())
+    no_data = int((model.slas["state"] == "no data").sum())
+    lines = [text.t("dashboard.slas.on_course", count=on_course)]
+    if no_data:
+        lines.append(text.t("dashboard.slas.no_data", count=no_data))
+    css = "vigileos-slas-ok" if attention.empty else ""
+    summary = (f'<p class="vigileos-sub vigileos-slas-summary {css}" data-attention="{len(attention)}">'
+               f'{html.escape(" · ".join(lines))}</p>')
+    if attention.empty:
+        return summary
+    headers = [(text.t(f"dashboard.slas.column.{k}"), k in ("target", "achieved", "budget"))
+               for k in ("state", "sla", "target", "achieved", "budget", "runs_out")]
+    rows = []
+    for row in attention.itertuples(index=False):
+        budget = text.t("dashboard.slas.budget", duration=text.duration(max(row.budget_remaining_s, 0.0)),
+                        percent=text.percent(row.budget_remaining_pct))
+        runs_out = "" if row.runs_out_at is None or pd.isna(row.runs_out_at) else text.datetime(row.runs_out_at)
+        rows.append([sla_badge(row.state, text),
+                     f'<span data-sla="{html.escape(row.name)}" title="{html.escape(str(row.description))}">'
+                     f"{html.escape(row.name)}</span>",
+                     html.escape(text.percent(row.target_pct, 2)), html.escape(text.percent(row.achieved_pct, 2)),
+                     html.escape(budget), html.escape(runs_out)])
+    return summary + _table(headers, rows, "vigileos-slas")

@@ -24,6 +24,7 @@ the pages would be open to anyone who can reach the port.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -52,6 +53,11 @@ CULL_IDLE_S = 600
 #: How often the culler looks (seconds); more often when unconnected kernels go sooner.
 CULL_INTERVAL_S = 60
 TOKEN_ENV = "VIGILEOS_DASHBOARD_TOKEN"
+#: The JupyterLab extensions the pages need: the widget managers and anywidget (the
+#: heartbeat, the charts of :mod:`.plotly_chart`). Voila would load every extension
+#: installed in the environment into every page (JupyterLab's plotly renderer alone is
+#: 4.8 MB of script); each one costs the browser a script to fetch and run before the page shows.
+PAGE_EXTENSIONS = ("@jupyter-widgets/jupyterlab-manager", "@voila-dashboards/widgets-manager8", "anywidget")
 
 
 def default_notebooks_dir() -> Path:
@@ -173,7 +179,8 @@ def voila_command(notebooks_dir: Path, host: str, port: int, *, preheat: bool = 
                f"--unconnected-timeout={unconnected_timeout_s:g}", str(notebooks_dir), "--no-browser", f"--port={port}",
                f"--Voila.ip={host}", "--Voila.port_retries=0", "--show_tracebacks=False", "--strip_sources=True",
                f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_s)}",
-               f"--MappingKernelManager.cull_interval={int(cull_interval_s)}"]
+               f"--MappingKernelManager.cull_interval={int(cull_interval_s)}",
+               "--VoilaConfiguration.extension_allowlist=" + json.dumps(list(PAGE_EXTENSIONS))]
     if preheat and pool_size > 0:
         command += ["--preheat_kernel=True", f"--pool_size={pool_size}"]
     return command

@@ -9,6 +9,7 @@ Each page served holds a kernel of about 300 MB, so this process bounds them:
   (a ``curl``, a closed tab: Voila 0.5.13 cannot shut a kernel down when its tab
   closes, voila#1458) is shut down ``--unconnected-timeout`` seconds after it
   finished rendering the page or its last browser left; a connected page is never culled;
+- **the charts' plotly.js** served at ``/vigileos/static/`` (:mod:`.plotly_chart`);
 - **a token**: with ``VIGILEOS_DASHBOARD_TOKEN`` set, a request without it (``?token=``
   once, then the cookie it leaves) is refused with HTTP 403 instead of Jupyter's login
   redirect, so scripts and proxies see a plain refusal.
@@ -119,6 +120,10 @@ def _refusing_login(handler_class: type) -> type:
 def _voila_class() -> Any:
     import voila.app as voila_app
     from jupyter_server.base.handlers import APIHandler, JupyterHandler
+    from jupyter_server.utils import url_path_join
+    from tornado.web import StaticFileHandler
+
+    from .plotly_chart import LIBRARY_DIR, LIBRARY_ROUTE
 
     original_factory = voila_app.voila_kernel_manager_factory
 
@@ -131,7 +136,9 @@ def _voila_class() -> Any:
 
     class BoundedVoila(voila_app.Voila):
         def init_handlers(self) -> list:
-            handlers = []
+            # The charts' plotly.js, cached by the browser for as long as its ?v= is the same.
+            handlers: list = [(url_path_join(self.server_url, LIBRARY_ROUTE + "(.*)"), StaticFileHandler,
+                               {"path": str(LIBRARY_DIR)})]
             for spec in super().init_handlers():
                 pattern, handler, *rest = spec
                 if (isinstance(handler, type) and issubclass(handler, JupyterHandler)

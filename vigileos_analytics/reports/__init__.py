@@ -20,7 +20,8 @@ from .._imports import lazy_exports
 
 #: The report notebooks, and the ways a batch splits a selection: here so that the
 #: CLI can offer them as choices without importing any report module.
-REPORTS = ("monthly_availability", "equipment_detail", "trend_analysis", "equipment_comparison")
+REPORTS = ("monthly_availability", "equipment_detail", "trend_analysis", "equipment_comparison",
+           "sla_report")
 BATCH_MODES = ("equipment", "site")
 
 _EXPORTS = {

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from ..errors import ReportError, ValidationError, VigileosError
 from . import BATCH_MODES
 from .context import _service
-from .parameters import parse_parameters
+from .parameters import check_report_scope, parse_parameters
 from .runner import ReportOutputs, prepare, run_report
 from .session import ReportSession
 
@@ -47,6 +47,7 @@ def batch_items(name: str, raw: Mapping[str, Any], by: str) -> list[tuple[str, d
     if by not in BATCH_MODES:
         raise ValidationError(f"batch must be one of {', '.join(BATCH_MODES)}; got {by!r}.", field="batch", value=by)
     params, ids = prepare(name, raw)
+    check_report_scope(name, params, batch=by)
     # Every item covers the same period, resolved once (also when it came from the data).
     fixed = {k: v for k, v in raw.items() if k not in ("start", "end", "month")}
     if params.month:

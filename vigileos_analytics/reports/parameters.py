@@ -16,6 +16,8 @@ Known keys (all optional)::
     language: fr                               # en (default) or fr
     exclude_maintenance: true                  # planned maintenance counts neither up nor down
     formats: [html, pdf, xlsx]                 # the executed .ipynb is always kept
+    slas: parameters/slas.yaml                 # sla_report: the SLA definition file (default: VIGILEOS_SLAS)
+    sla_names: [fleet]                         # sla_report: these SLAs only (default: every SLA of the file)
 
 The report notebooks' ``parameters`` cell is generated from :data:`NOTEBOOK_PARAMETERS`
 (``scripts/write_parameter_cells.py``; ``tests/test_report_parameters.py`` checks the
@@ -49,7 +51,7 @@ from ..timeparse import parse_time_text
 
 FORMATS = ("html", "pdf", "xlsx")
 KNOWN_KEYS = ("store_url", "inventory", "month", "start", "end", "days", "equipment", "site", "thresholds",
-              "language", "exclude_maintenance", "formats")
+              "language", "exclude_maintenance", "formats", "slas", "sla_names")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -69,6 +71,8 @@ class ReportParameters:
     language: str = "en"
     exclude_maintenance: bool = True
     formats: tuple[str, ...] = FORMATS
+    slas: str | None = None
+    sla_names: tuple[str, ...] | None = None
 
     def to_notebook(self) -> dict[str, Any]:
         """Plain values for papermill (JSON-able; times as ISO text in UTC)."""
@@ -78,7 +82,8 @@ class ReportParameters:
             "end": self.end.isoformat() if self.end and not self.month else None,
             "days": self.days, "equipment": list(self.equipment) if self.equipment else None, "site": self.site,
             "thresholds": dict(self.thresholds), "language": self.language,
-            "exclude_maintenance": self.exclude_maintenance,
+            "exclude_maintenance": self.exclude_maintenance, "slas": self.slas,
+            "sla_names": list(self.sla_names) if self.sla_names else None,
         }
 
     def with_period(self, start: datetime, end: datetime) -> ReportParameters:
@@ -110,6 +115,8 @@ NOTEBOOK_PARAMETERS: tuple[NotebookParameter, ...] = (
     NotebookParameter("language", _DEFAULTS.language, '"en" or "fr"'),
     NotebookParameter("exclude_maintenance", _DEFAULTS.exclude_maintenance,
                       "planned maintenance counts neither as up nor as down"),
+    NotebookParameter("slas", None, "sla_report: the SLA definition file; None: VIGILEOS_SLAS"),
+    NotebookParameter("sla_names", None, "sla_report: a list of SLA names; None: every SLA of the file"),
     NotebookParameter("tables_dir", None,
                       "set by `vigileos report`: where shown tables are kept for the Excel workbook"),
 )
@@ -199,6 +206,15 @@ def _thresholds(value: Any) -> dict[str, float]:
     return merged
 
 
+def _sla_names(value: Any) -> tuple[str, ...] | None:
+    if value is None or value == []:
+        return None
+    items = [f.strip() for f in value.split(",")] if isinstance(value, str) else value  # -p sla_names=a,b
+    if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in items):
+        raise _fail("sla_names", "an SLA name or a list of names such as [fleet, paris-dc1]", value)
+    return tuple(dict.fromkeys(v.strip() for v in items))
+
+
 def _formats(value: Any) -> tuple[str, ...]:
     items = [f.strip() for f in value.split(",")] if isinstance(value, str) else value  # -p formats=html,xlsx
     if not isinstance(items, (list, tuple)) or not items or not all(f in FORMATS for f in items):
@@ -230,7 +246,7 @@ def parse_parameters(raw: Mapping[str, Any] | None) -> ReportParameters:
     days = raw.get("days", 30)
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3660:
         raise _fail("days", "a whole number of days from 1 to 3660", days)
-    for key in ("store_url", "inventory", "site"):
+    for key in ("store_url", "inventory", "site", "slas"):
         if raw.get(key) is not None and not (isinstance(raw[key], str) and raw[key].strip()):
             raise _fail(key, "a non-empty text", raw[key])
     exclude = raw.get("exclude_maintenance", True)
@@ -240,11 +256,30 @@ def parse_parameters(raw: Mapping[str, Any] | None) -> ReportParameters:
         language = check_language(raw.get("language", "en"))
     except ValidationError as exc:
         raise _fail("language", "en or fr", raw.get("language")) from exc
+    sla_names = _sla_names(raw.get("sla_names"))
+    if raw.get("slas") is not None or sla_names:
+        from ..analytics.sla_timeline import pick_definitions  # reads the SLA file: only when one is named
+
+        pick_definitions(raw.get("slas"), sla_names)
     return ReportParameters(
         store_url=raw.get("store_url"), inventory=raw.get("inventory"), month=month, start=start, end=end, days=days,
         equipment=_equipment(raw.get("equipment")), site=raw.get("site"), thresholds=_thresholds(raw.get("thresholds")),
         language=language, exclude_maintenance=exclude, formats=_formats(raw.get("formats", list(FORMATS))),
+        slas=raw.get("slas"), sla_names=sla_names,
     )
+
+
+def check_report_scope(name: str, params: ReportParameters, batch: str | None = None) -> None:
+    """Refuse ``equipment`` / ``site`` (or a batch by either) for a report that covers its
+    own scope: the SLA report shows each SLA over the equipment its definition names."""
+    if name != "sla_report":
+        return
+    given = next((key for key in ("equipment", "site") if getattr(params, key) or batch == key), None)
+    if given is not None:
+        shown = f"--batch {batch}" if batch == given else f"the report parameter '{given}'"
+        raise ValidationError(f"sla_report does not take {shown}: the SLA report covers each SLA's own scope; "
+                              "pick SLAs with sla_names.", field="batch" if batch == given else given,
+                              value=batch if batch == given else getattr(params, given))
 
 
 def read_parameter_file(path: str | Path) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from papermill.exceptions import PapermillExecutionError  # noqa: E402
 from .excel import write_workbook  # noqa: E402
 from .export import to_html  # noqa: E402
 from .kernels import KERNEL_ENV, ReportKernel, ReportKernelManager  # noqa: E402
-from .parameters import ReportParameters, parse_parameters, period_label  # noqa: E402
+from .parameters import ReportParameters, check_report_scope, parse_parameters, period_label  # noqa: E402
 from .session import ReportSession  # noqa: E402
 
 #: The steps of ``ReportOutputs.timings``, in the order they run.
@@ -68,6 +68,7 @@ def prepare(name: str, raw: Mapping[str, Any]) -> tuple[ReportParameters, list[s
     (before any kernel starts). Returns the parameters and the equipment in scope."""
     check_report_name(name)
     params = parse_parameters(raw)
+    check_report_scope(name, params)
     params, equipment = resolve(params, _service(params))
     return params, equipment["equipment_id"].tolist()
 

@@ -15,13 +15,10 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
+from ..plots.labels import UNITS
 from ..schema import AVAILABILITY, OFFLINE, PERFORMANCE_METRICS, STATUS_CHANGE
 from ..stores.base import Selection
 from .context import ReportContext
-
-#: Unit of each known metric, for headers and axes.
-UNITS = {"availability": "%", "cpu_usage": "%", "memory_usage": "%", "response_time": "ms", "temperature": "°C",
-         "power_consumption": "W", "network_traffic": "B/s"}
 
 
 @dataclass(frozen=True)
