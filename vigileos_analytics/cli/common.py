@@ -32,7 +32,9 @@ import json
 import logging
 import math
 import re
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -298,3 +300,16 @@ def emit_table(frame: pd.DataFrame | list[dict[str, Any]], title: str | None = N
     console.print(table)
     if limit is not None and len(frame) > limit:
         console.print(say("cli.more_rows", count=len(frame) - limit))
+
+
+def wait_for_stop(server: Any) -> None:
+    """Block until Ctrl-C / SIGTERM, or until the child server (``server.running``) exits
+    by itself; the caller stops it then."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5) and server.running:
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

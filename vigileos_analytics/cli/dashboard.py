@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
-import threading
 import webbrowser
 from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from .common import AppContext, console, handle_errors, pass_app
-
-
-def _wait_for_stop(server) -> None:
-    """Block until Ctrl-C / SIGTERM or until Voila exits by itself."""
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stop.wait(0.5) and server.running:
-            pass
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+from .common import AppContext, console, handle_errors, pass_app, wait_for_stop
 
 
 @click.command("dashboard")
@@ -61,7 +47,7 @@ def dashboard(app: AppContext, host: str, port: int, no_browser: bool, notebooks
                       f"Store: {env['VIGILEOS_STORE_URL']}\nPress Ctrl-C to stop.", highlight=False)
         if not no_browser:
             webbrowser.open(server.overview_url)
-        _wait_for_stop(server)
+        wait_for_stop(server)
     finally:
         code = server.stop()
     console.print(f"Dashboards stopped (voila exit code {code}).")

@@ -13,11 +13,9 @@ import importlib.util
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -29,7 +27,7 @@ from typing import IO
 import click
 
 from ..errors import DashboardServerError, ValidationError
-from .common import AppContext, console, handle_errors, pass_app, say
+from .common import AppContext, console, handle_errors, pass_app, say, wait_for_stop
 
 NOTEBOOK = "getting_started.ipynb"
 STARTUP_TIMEOUT_S = 90.0
@@ -98,13 +96,9 @@ class LabServer:
 
     def stop(self, grace_s: float = STOP_GRACE_S) -> int | None:
         """SIGTERM (JupyterLab stops its kernels and exits), SIGKILL after ``grace_s``; the exit code."""
-        if self.running:
-            self.process.terminate()
-            try:
-                self.process.wait(grace_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        from ..dashboards.server import stop_child
+
+        stop_child(self.process, grace_s)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -158,18 +152,6 @@ def start_lab(folder: Path, env: dict[str, str], port: int = 0, timeout_s: float
     return server
 
 
-def _wait_for_stop(server: LabServer) -> None:
-    """Block until Ctrl-C / SIGTERM or until JupyterLab exits by itself (File > Shut Down)."""
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stop.wait(0.5) and server.running:
-            pass
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 @click.command("lab")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default="a free port",
               help="Port JupyterLab listens on (always 127.0.0.1).")
@@ -210,7 +192,7 @@ def lab(app: AppContext, port: int, no_browser: bool, folder: Path) -> None:
                           inventory=store_env["VIGILEOS_INVENTORY"]), highlight=False, soft_wrap=True)
         if not no_browser:
             webbrowser.open(server.url)
-        _wait_for_stop(server)
+        wait_for_stop(server)
     finally:
         code = server.stop()
     console.print(say("cli.lab.stopped", code=code), highlight=False)

@@ -106,6 +106,18 @@ def absolute_store_env(settings: Settings, cwd: Path) -> dict[str, str]:
     return {"VIGILEOS_STORE_URL": url, "VIGILEOS_INVENTORY": str(inventory.resolve())}
 
 
+def stop_child(process: subprocess.Popen, grace_s: float) -> int | None:
+    """SIGTERM (a Jupyter server stops its kernels and exits), SIGKILL after ``grace_s``; the exit code."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    return process.returncode
+
+
 @dataclass
 class DashboardServer:
     """A running Voila: ``url`` is its root, ``overview_url`` / ``detail_url`` the pages."""
@@ -143,17 +155,11 @@ class DashboardServer:
     def stop(self, grace_s: float = 10.0) -> int | None:
         """Shut Voila down (SIGTERM: it stops its kernels and exits; SIGKILL after
         ``grace_s``); returns its exit code."""
-        if self.running:
-            self.process.terminate()
-            try:
-                self.process.wait(grace_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        code = stop_child(self.process, grace_s)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
-        return self.process.returncode
+        return code
 
     def __enter__(self) -> DashboardServer:
         return self
