@@ -307,13 +307,22 @@ class _Events:
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         eq, t, code, delta = (np.concatenate([p[k] for p in self.parts]) for k in range(4))
-        order = np.lexsort((t, eq))
+        # By equipment, then time. Events of one equipment at one instant may come in any
+        # order (only the counters after the last of them are read), so a quick sort on time
+        # and a stable radix sort on the small equipment codes do (2-3x faster than lexsort).
+        order = np.argsort(t)
+        by_eq = eq[order].astype(np.int16) if self.n_eq < 2**15 else eq[order]
+        order = order[np.argsort(by_eq, kind="stable")]
         return eq[order], t[order], code[order], delta[order]
 
 
 def _with_codes(frame: pd.DataFrame, codes: pd.Index) -> pd.DataFrame:
     """The rows of ``frame`` whose equipment_id is in ``codes``, with its position there as ``eq``."""
-    eq = codes.get_indexer(frame["equipment_id"].to_numpy(dtype=object))
+    # Factorized first: the ids come as Arrow strings, whose conversion to Python objects
+    # row by row cost more than the whole classification.
+    inverse, uniques = pd.factorize(frame["equipment_id"])
+    lookup = codes.get_indexer(np.asarray(uniques, dtype=object))
+    eq = np.where(inverse >= 0, lookup[inverse], -1) if len(uniques) else np.full(len(frame), -1)
     keep = eq >= 0
     return frame[keep].assign(eq=eq[keep])
 
