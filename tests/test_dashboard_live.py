@@ -281,3 +281,14 @@ def test_a_poke_from_another_thread_wakes_the_ticker_at_once(monkeypatch):
 
     asyncio.run(scenario())
     assert refreshed == [True]
+
+
+def test_the_charts_plotly_js_is_the_version_the_python_plotly_writes_for():
+    """The vendored plotly.js "basic" draws the JSON of the environment's plotly package: a
+    newer plotly (pyproject allows one) needs the matching bundle in dashboards/static/."""
+    import plotly.offline
+
+    from vigileos_analytics.dashboards.plotly_chart import LIBRARY_FILE, PLOTLY_JS_VERSION
+
+    assert PLOTLY_JS_VERSION == plotly.offline.get_plotlyjs_version()
+    assert f"plotly.js (basic - minified) v{PLOTLY_JS_VERSION}" in LIBRARY_FILE.read_text(encoding="utf-8")[:200]
