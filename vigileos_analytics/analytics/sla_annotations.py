@@ -21,7 +21,7 @@ from ..errors import ValidationError
 from ..schema import SLA_ANNOTATION, Point, to_utc
 from ..stores.base import MetricsStore, Selection
 from ..stores.tiered import TieredStore
-from .sla import CLASSIFICATIONS
+from .sla_sweep import CLASSIFICATIONS
 
 __all__ = [
     "ANNOTATION_METRIC",

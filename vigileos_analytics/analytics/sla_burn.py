@@ -25,7 +25,8 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from .sla import NS, SlaRules, bucket_sums, classify
+from .sla import SlaRules
+from .sla_sweep import NS, apply_minimum_outage, bucket_sums, classify, with_codes
 
 __all__ = ["WindowSums", "burn_window_sums", "burn_rate"]
 
@@ -127,18 +128,17 @@ def _pending(intervals: pd.DataFrame, equipment_ids: list[str], rules: SlaRules,
     """What counts only from some instant on (``active``): an outage once it lasted the
     minimum (its time was up until then), a degraded slot once complete (when it spends the
     budget). ``column`` is the class its time has in the classification."""
-    from .sla import _apply_minimum_outage, _with_codes
 
     codes = pd.Index(equipment_ids, dtype=object)
     parts = []
     minimum = int(rules.minimum_outage.total_seconds() * NS)
     if minimum > 0:
-        iv = _with_codes(intervals, codes)
-        _, runs = _apply_minimum_outage(iv[(iv["end"] > lo) & (iv["start"] < hi)], rules.minimum_outage)
+        iv = with_codes(intervals, codes)
+        _, runs = apply_minimum_outage(iv[(iv["end"] > lo) & (iv["start"] < hi)], rules.minimum_outage)
         parts.append(pd.DataFrame({"eq": runs["eq"].to_numpy("int64"), "start": runs["start"].to_numpy("int64"),
                                    "active": runs["start"].to_numpy("int64") + minimum, "column": "unplanned"}))
     if rules.degraded is not None and rules.degraded.spends_budget and degraded is not None and len(degraded):
-        slots = _with_codes(degraded, codes)
+        slots = with_codes(degraded, codes)
         parts.append(pd.DataFrame({"eq": slots["eq"].to_numpy("int64"), "start": slots["start"].to_numpy("int64"),
                                    "active": slots["end"].to_numpy("int64"), "column": "degraded"}))
     if not parts:

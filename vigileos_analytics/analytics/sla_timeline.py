@@ -21,9 +21,10 @@ import pandas as pd
 from ..errors import ValidationError
 from ..inventory import require_known_equipment
 from ..schema import to_utc
-from .sla import BURN_WINDOWS, NS, SlaFigures, SlaRules, bucket_sums, classify, evaluate_sla
+from .sla import BURN_WINDOWS, SlaFigures, SlaRules, evaluate_sla
 from .sla_definitions import SlaDefinition, load_slas, scope_members
 from .sla_status import SlaStatus, degraded_windows, read_sla_inputs
+from .sla_sweep import NS, bucket_sums, classify
 
 if TYPE_CHECKING:
     from .service import EquipmentAnalyticsService
