@@ -31,6 +31,7 @@ from vigileos_analytics.schema import AVAILABILITY, Point
 from vigileos_analytics.stores import open_store
 
 from .influx_fixtures import influxd  # noqa: F401  (a pytest fixture)
+from .test_sla_cli import STATES as SLA_CLI_STATES
 
 SLA_FILE = """
 calendars:
@@ -53,17 +54,9 @@ slas:
     maintenance: [sunday_patching]
 """
 
-# A: up from 25 March; down Monday 30 March 05:00-06:30Z (07:00-08:30 in Paris: only
-# 06:00-06:30Z is service time); a 90 s blip on the 31st (under the 2 min minimum);
-# down Wednesday 1 April 12:00-13:00Z, annotated planned; down all of Friday 3 April
-# 08:00-16:00Z (a holiday in the calendar). B: up throughout.
-STATES = [
-    ("A", "2026-03-25T00:00:00", 1), ("A", "2026-03-30T05:00:00", 0), ("A", "2026-03-30T06:30:00", 1),
-    ("A", "2026-03-31T10:00:00", 0), ("A", "2026-03-31T10:01:30", 1),
-    ("A", "2026-04-01T12:00:00", 0), ("A", "2026-04-01T13:00:00", 1),
-    ("A", "2026-04-03T08:00:00", 0), ("A", "2026-04-03T16:00:00", 1),
-    ("B", "2026-03-25T00:00:00", 1),
-]
+# The timeline of tests/test_sla_cli.py (A's outages, the blip, the holiday; B up throughout);
+# the Wednesday outage is annotated planned below.
+STATES = SLA_CLI_STATES
 # The week of Monday 30 March in Paris, in UTC.
 WEEK = {"start": "2026-03-29T22:00:00", "end": "2026-04-05T22:00:00"}
 NBSP = "\u00a0"
@@ -109,7 +102,11 @@ def _text(path: Path) -> str:
 
 
 def _sheet(path: Path, name: str) -> list[dict]:
-    rows = list(openpyxl.load_workbook(path, read_only=True)[name].iter_rows(values_only=True))
+    book = openpyxl.load_workbook(path, read_only=True)  # read-only keeps the file open until closed
+    try:
+        rows = list(book[name].iter_rows(values_only=True))
+    finally:
+        book.close()
     return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
 
 
