@@ -73,6 +73,15 @@ def _get(url: str, token: str | None = None, method: str = "GET") -> tuple[int, 
         return exc.code, b""
 
 
+def _cmdline(process: psutil.Process) -> list[str]:
+    """A process's command line; empty for one that exited meanwhile (JupyterLab starts and
+    reaps short-lived helpers while the test looks)."""
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []
+
+
 @pytest.mark.notebook
 @pytest.mark.slow
 def test_lab_serves_the_notebook_with_the_store_in_its_kernels_and_stops_on_ctrl_c(seeded_store_dir: Path,
@@ -104,7 +113,7 @@ def test_lab_serves_the_notebook_with_the_store_in_its_kernels_and_stops_on_ctrl
         assert status == 201, body
         kernel_id = json.loads(body)["id"]
         (server,) = psutil.Process(process.pid).children()
-        kernels = [p for p in server.children(recursive=True) if kernel_id in " ".join(p.cmdline())]
+        kernels = [p for p in server.children(recursive=True) if kernel_id in " ".join(_cmdline(p))]
         assert len(kernels) == 1
         kernel_env = kernels[0].environ()
         assert kernel_env["VIGILEOS_STORE_URL"] == f"duckdb:///{tmp_path / 'seeded' / 'metrics.duckdb'}"
